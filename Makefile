@@ -1,0 +1,45 @@
+# make run  : install into .venv if needed, ingest ZIP (default: the bundled sample), open the page
+# make test : install into .venv if needed (and Chromium for the browser test), run every test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+ZIP ?= examples/animals-mini.zip
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: run ui test install chromium bench clean
+
+install: $(VENV)/.installed
+
+# Reinstall only when the project's requirements change.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: install
+	$(BIN)/ingest load "$(ZIP)"
+	$(BIN)/streamlit run ui/app.py --server.port $(PORT)
+
+ui: install
+	$(BIN)/streamlit run ui/app.py --server.port $(PORT)
+
+# Debian's Chromium for the browser test; never `playwright install` (it downloads a browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: install chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+	$(BIN)/python bench/quality.py
+
+clean:
+	rm -rf cbir-data test-artifacts

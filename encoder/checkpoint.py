@@ -1,0 +1,108 @@
+"""The checkpoint file: everything needed to rebuild the encoder, and nothing that needs code
+to unpickle (it loads with `weights_only=True`).
+
+Contents: format tag, model id, the model config, the fixed transform's parameters, the
+training config, weights, the embedding statistics (centring), the training history and
+summary, what data it was trained on, and library versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from encoder.model import Autoencoder, ModelConfig
+from encoder.transforms import TransformSpec
+
+FORMAT = "cbir-autoencoder/1"
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def compute_model_id(model_config: dict, state_dict: dict[str, torch.Tensor]) -> str:
+    """A hash of what determines the embeddings: the architecture and every weight."""
+    h = hashlib.sha256(json.dumps(model_config, sort_keys=True).encode())
+    for name in sorted(state_dict):
+        h.update(name.encode())
+        h.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Checkpoint:
+    model_id: str
+    model_config: ModelConfig
+    transform: TransformSpec
+    state_dict: dict[str, torch.Tensor]
+    embedding_mean: torch.Tensor
+    train_config: dict
+    history: list[dict]
+    summary: dict
+    data: dict
+
+    def build_model(self) -> Autoencoder:
+        model = Autoencoder(self.model_config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "model_id": self.model_id,
+            "model_config": self.model_config.to_dict(),
+            "transform": self.transform.to_dict(),
+            "train_config": self.train_config,
+            "state_dict": self.state_dict,
+            "embedding_mean": self.embedding_mean,
+            "history": self.history,
+            "summary": self.summary,
+            "data": self.data,
+            "versions": {"torch": str(torch.__version__)},
+        }
+
+
+def save(checkpoint: Checkpoint, path: Path) -> None:
+    """Write atomically: a reader never sees half a file, a crash leaves the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(checkpoint.to_dict(), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load(path: Path) -> Checkpoint:
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from exc
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a {FORMAT} checkpoint")
+    model_config = ModelConfig(**raw["model_config"])
+    # Proves that weights and config are the ones the id names.
+    if compute_model_id(model_config.to_dict(), raw["state_dict"]) != raw["model_id"]:
+        raise CheckpointError(f"{path}: weights do not match model id {raw['model_id']}")
+    return Checkpoint(
+        model_id=raw["model_id"],
+        model_config=model_config,
+        transform=TransformSpec(**raw["transform"]),
+        state_dict=raw["state_dict"],
+        embedding_mean=raw["embedding_mean"],
+        train_config=raw["train_config"],
+        history=raw["history"],
+        summary=raw["summary"],
+        data=raw["data"],
+    )

@@ -1,0 +1,72 @@
+"""Train a model on images and write its folder: `model.pt`, `training_plot.png`,
+`reconstructions.png`. The folder is named by the model id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from encoder import checkpoint as ckpt
+from encoder.embed import Embedder, latents
+from encoder.model import ModelConfig
+from encoder.plots import save_reconstructions, save_training_plot
+from encoder.train import TrainConfig, pick_device, train
+from encoder.transforms import TransformSpec
+
+CHECKPOINT_NAME = "model.pt"
+TRAINING_PLOT = "training_plot.png"
+RECONSTRUCTIONS = "reconstructions.png"
+
+
+def fit(
+    images: torch.Tensor,
+    models_dir: Path,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    data_info: dict,
+    show_progress: bool = True,
+) -> Path:
+    """images: uint8 [N, 3, S, S] through the fixed transform. Returns the checkpoint's path."""
+    device = pick_device()
+    result = train(images, model_cfg, train_cfg, device=device, show_progress=show_progress)
+    model = result.model.to(device)
+    train_latents = torch.cat([latents(model, b, device) for b in _batches(images[result.train_indices])])
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    history = result.history
+    checkpoint = ckpt.Checkpoint(
+        model_id=ckpt.compute_model_id(model_cfg.to_dict(), state),
+        model_config=model_cfg,
+        transform=TransformSpec(image_size=model_cfg.image_size),
+        state_dict=state,
+        embedding_mean=train_latents.mean(0).cpu(),
+        train_config=train_cfg.to_dict(),
+        history=history,
+        summary={
+            "epochs_run": len(history),
+            "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early,
+            "seconds": result.seconds,
+            "seconds_per_epoch": result.seconds / len(history),
+            "train_images": len(result.train_indices),
+            "val_images": len(result.val_indices),
+            "final_train_loss": history[-1]["train_loss"],
+            "best_val_loss": min((h["val_loss"] for h in history if h["val_loss"] is not None), default=None),
+            "device": device.type,
+        },
+        data=data_info,
+    )
+    embedder = Embedder(checkpoint, device)
+    held_out = images[result.val_indices] if len(result.val_indices) else images[result.train_indices[:64]]
+    errors = torch.cat([torch.from_numpy(embedder.embed(b)[1]) for b in _batches(held_out)])
+    checkpoint.summary["held_out_recon_mse"] = errors.mean().item()
+    folder = models_dir / checkpoint.model_id
+    ckpt.save(checkpoint, folder / CHECKPOINT_NAME)
+    save_training_plot(history, result.best_epoch, folder / TRAINING_PLOT)
+    sample = held_out[:12]
+    save_reconstructions(sample, embedder.reconstruct(sample), folder / RECONSTRUCTIONS)
+    return folder / CHECKPOINT_NAME
+
+
+def _batches(images: torch.Tensor, size: int = 512):
+    return (images[i : i + size] for i in range(0, len(images), size))

@@ -1,0 +1,89 @@
+"""Decoding untrusted bytes into an RGB picture, or a one-line reason why not.
+
+Formats are recognised by content (Pillow sniffs the header), never by extension. Pillow's
+decompression-bomb check is an error here, not a warning: a 30 kB PNG that claims to be
+100,000 x 100,000 pixels is refused before it is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF"}
+MAX_PIXELS = 40_000_000  # ~ a 7,700 x 5,200 photo; far beyond what a 32 px encoder needs
+MAX_BYTES = 64 * 1024 * 1024
+ORIENTATION_TAG = 0x0112
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageRejected(ValueError):
+    """Not a usable image; str() is the reason, fit for 'skipped <path>: <reason>'."""
+
+
+@dataclass
+class DecodedImage:
+    image: Image.Image  # RGB, EXIF orientation applied
+    format: str
+    width: int
+    height: int
+
+
+def decode(data: bytes, target_side: int | None = None) -> DecodedImage:
+    """bytes -> RGB image. With target_side, a JPEG is decoded at a reduced scale that still
+    covers target_side (libjpeg's DCT scaling: much faster for big photos); width and height
+    stay those of the full image."""
+    if not data:
+        raise ImageRejected("empty file")
+    if len(data) > MAX_BYTES:
+        raise ImageRejected(f"file too large ({len(data) / 2**20:.0f} MB > {MAX_BYTES // 2**20} MB)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            fmt = image.format or "unknown"
+            if fmt not in SUPPORTED_FORMATS:
+                raise ImageRejected(f"unsupported image format {fmt}")
+            width, height = image.size
+            if image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
+                width, height = height, width
+            if target_side and fmt == "JPEG":
+                image.draft(image.mode, (target_side, target_side))
+            image.load()
+            rgb = to_rgb(ImageOps.exif_transpose(image))
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"too many pixels (decompression bomb?): {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageRejected("not an image") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # What Pillow raises for truncated or corrupt data depends on the codec.
+        raise ImageRejected(f"corrupt or truncated image ({exc})") from None
+    return DecodedImage(image=rgb, format=fmt, width=width, height=height)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB. Transparency goes onto white, as a viewer would show it;
+    16-bit samples map 0..65535 onto 0..255 (Pillow's own convert would clip them)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return _sixteen_to_8bit(image).convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _sixteen_to_8bit(image: Image.Image) -> Image.Image:
+    a = np.asarray(image, dtype=np.float32) / 257.0
+    return Image.fromarray(a.clip(0, 255).round().astype(np.uint8), mode="L")

@@ -1,0 +1,261 @@
+"""`ingest load`: zip -> reader -> encoder -> Qdrant writer.
+
+A collection with no model yet gets one trained on these images first (one reading pass to
+collect training images, then the embedding pass reads again; memory stays bounded either
+way). Media files are written before their points, and a collection is bound to its model
+before its first point, so an interrupted load leaves a consistent collection that the same
+command completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from encoder.embed import Embedder
+from encoder.fit import CHECKPOINT_NAME, fit
+from encoder.model import ModelConfig
+from encoder.train import MIN_TRAIN_IMAGES, TrainConfig
+from encoder.transforms import TransformSpec, fixed_transform
+from ingest import store
+from ingest.errors import UserError
+from ingest.images import DecodedImage, ImageRejected, decode
+from ingest.media import THUMBNAIL_SIDE, MediaStore
+from ingest.progress import progress_bar
+from ingest.reader import RawFile, Skipped, Source
+from ingest.settings import DEFAULT_COLLECTION, Settings
+from ingest.writer import Prepared, QdrantWriter
+
+MAX_TRAIN_IMAGES = 50_000  # a uniform sample of bigger collections trains the model
+BATCH = 256
+LOCK_WAIT_S = 60.0
+
+
+@dataclass
+class LoadOptions:
+    collection: str = DEFAULT_COLLECTION
+    epochs: int | None = None
+    retrain: bool = False
+    image_size: int = 32
+    shards: int | None = None
+    replicas: int | None = None
+    write_consistency: int | None = None
+    show_progress: bool = True
+
+
+@dataclass
+class LoadReport:
+    collection: str
+    physical: str
+    model_id: str
+    trained: bool
+    indexed: int = 0
+    present: int = 0
+    carried: int = 0  # points re-embedded from the old collection by --retrain
+    copies: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+
+
+def good_images(source: Source, on_skip: Callable[[Skipped], None], show_progress: bool) -> Iterator[tuple[RawFile, DecodedImage]]:
+    with progress_bar(f"reading {source.name}", source.count(), show_progress) as advance:
+        for entry in source:
+            advance()
+            if isinstance(entry, Skipped):
+                on_skip(entry)
+                continue
+            try:
+                yield entry, decode(entry.data, target_side=THUMBNAIL_SIDE)
+            except ImageRejected as exc:
+                on_skip(Skipped(entry.path, str(exc)))
+
+
+def training_images(source: Source, spec: TransformSpec, on_skip, show_progress: bool) -> tuple[torch.Tensor, dict]:
+    """A uniform sample (reservoir) of at most MAX_TRAIN_IMAGES, through the fixed transform."""
+    rng = random.Random(0)
+    sample: list[torch.Tensor] = []
+    digests: list[str] = []
+    for seen, (raw, decoded) in enumerate(good_images(source, on_skip, show_progress)):
+        digests.append(hashlib.sha256(raw.data).hexdigest())
+        tensor = fixed_transform(decoded.image, spec)
+        if len(sample) < MAX_TRAIN_IMAGES:
+            sample.append(tensor)
+        elif (j := rng.randrange(seen + 1)) < MAX_TRAIN_IMAGES:
+            sample[j] = tensor
+    fingerprint = hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()[:16]
+    info = {"source": source.name, "images": len(digests), "trained_on": len(sample), "fingerprint": fingerprint}
+    return (torch.stack(sample) if sample else torch.empty(0, 3, spec.image_size, spec.image_size, dtype=torch.uint8)), info
+
+
+def load(
+    path: Path,
+    settings: Settings,
+    options: LoadOptions,
+    on_skip: Callable[[Skipped], None] = lambda _: None,
+    notify: Callable[[str], None] = lambda _: None,
+) -> LoadReport:
+    started = time.perf_counter()
+    source = Source(path)  # a wrong path fails here, before anything is written
+    skipped: list[Skipped] = []
+
+    def skip(entry: Skipped) -> None:
+        skipped.append(entry)
+        on_skip(entry)
+
+    current = peek(settings, options.collection, notify)
+    trained, train_seconds = False, 0.0
+    if current is None or options.retrain:
+        spec = TransformSpec(image_size=options.image_size)
+        images, info = training_images(source, spec, skip, options.show_progress)
+        if len(images) == 0:
+            raise UserError(no_images_message(source, skipped))
+        if len(images) < MIN_TRAIN_IMAGES:
+            raise UserError(
+                f"{source.name} holds {len(images)} images; training a model needs at least {MIN_TRAIN_IMAGES}: "
+                "add images, or load into a collection that already has a model (--collection)"
+            )
+        train_cfg = TrainConfig() if options.epochs is None else TrainConfig(epochs=options.epochs)
+        fit_started = time.perf_counter()
+        checkpoint_path = fit(images, settings.models_dir, ModelConfig(image_size=options.image_size), train_cfg, info, options.show_progress)
+        train_seconds, trained = time.perf_counter() - fit_started, True
+        del images
+        on_skip_second_pass: Callable[[Skipped], None] = lambda _: None  # already reported
+    else:
+        checkpoint_path = model_path(settings, current)
+        on_skip_second_pass = skip
+    embedder = Embedder.from_file(checkpoint_path)
+    media = MediaStore(settings.media_dir)
+
+    waiting = f"waiting up to {LOCK_WAIT_S:.0f}s for the embedded store, held by another process (the page?)"
+    with store.open_store(settings, wait_s=LOCK_WAIT_S, on_wait=lambda: notify(waiting)) as client:
+        old = store.state(client, options.collection)
+        if old and old.model_id not in (None, embedder.model_id) and not options.retrain:
+            raise UserError(f"collection {options.collection!r} was filled by model {old.model_id}, not {embedder.model_id}: use --retrain to rebuild it")
+        physical = store.create(
+            client, settings, options.collection, embedder.model_id, embedder.dim,
+            options.shards, options.replicas, options.write_consistency,
+        )
+        if old is None:
+            store.point_alias(client, options.collection, physical)
+        report = LoadReport(options.collection, physical, embedder.model_id, trained, skipped=skipped, train_seconds=train_seconds)
+        writer = QdrantWriter(client, physical, embedder.model_id)
+        try:
+            images = (
+                (_prepare(raw, decoded, source.name), decoded.image)
+                for raw, decoded in good_images(source, on_skip_second_pass, options.show_progress)
+            )
+            write_batches(images, embedder, media, writer, store_media=True)
+            if old and old.physical != physical:
+                report.carried = carry_over(client, old.physical, embedder, media, writer, skip, options.show_progress)
+        finally:
+            counts = writer.close()
+        report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
+        if report.indexed + report.present == 0 and old is None:
+            client.delete_collection(physical)  # created in this run, holds nothing
+            raise UserError(no_images_message(source, skipped))
+        if old and old.physical != physical:
+            store.point_alias(client, options.collection, physical)
+            if report.carried == client.count(old.physical).count:
+                client.delete_collection(old.physical)
+            else:
+                notify(f"kept the old collection {old.physical}: some of its images have no stored copy")
+            for orphan in store.orphans(client, options.collection, keep={physical, old.physical}):
+                client.delete_collection(orphan)  # left by an earlier, interrupted --retrain
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def peek(settings: Settings, collection: str, notify=lambda _: None) -> store.CollectionState | None:
+    """The collection's state, without creating an embedded store that does not exist yet."""
+    if settings.embedded and not settings.qdrant_path.exists():
+        return None
+    with store.open_store(settings, wait_s=LOCK_WAIT_S, on_wait=lambda: notify("waiting for the embedded store")) as client:
+        return store.state(client, collection)
+
+
+def model_path(settings: Settings, state: store.CollectionState) -> Path:
+    if state.model_id is None:
+        raise UserError(f"collection {state.name!r} records no model id: rebuild it with `ingest load PATH --retrain`")
+    path = settings.models_dir / state.model_id / CHECKPOINT_NAME
+    if not path.exists():
+        raise UserError(
+            f"collection {state.name!r} was filled by model {state.model_id}, whose checkpoint {path} is missing: "
+            "set CBIR_HOME to the data directory that filled it, or rebuild with --retrain"
+        )
+    return path
+
+
+def no_images_message(source: Source, skipped: list[Skipped]) -> str:
+    reasons = sorted({s.reason.split(" (")[0] for s in skipped})
+    detail = f" ({len(skipped)} files skipped: {'; '.join(reasons[:3])})" if skipped else ""
+    return f"no usable images in {source.path}{detail}: give a zip or folder of JPEG, PNG, WebP, BMP or GIF files"
+
+
+def _prepare(raw: RawFile, decoded: DecodedImage, source_name: str) -> dict:
+    return {
+        "sha256": hashlib.sha256(raw.data).hexdigest(),
+        "path": raw.path,
+        "source": source_name,
+        "label": raw.label,
+        "width": decoded.width,
+        "height": decoded.height,
+        "format": decoded.format,
+        "nbytes": len(raw.data),
+        "data": raw.data,
+    }
+
+
+def write_batches(items, embedder: Embedder, media: MediaStore, writer: QdrantWriter, store_media: bool) -> int:
+    """items: (fields, RGB image). Embeds in batches; the media file goes down before its point."""
+    count, batch, tensors = 0, [], []
+    for fields, image in items:
+        data = fields.pop("data", None)
+        if store_media:
+            media.put(fields["sha256"], data, image)
+        batch.append(fields)
+        tensors.append(embedder.preprocess(image))
+        if len(batch) == BATCH:
+            count += _flush(batch, tensors, embedder, writer)
+            batch, tensors = [], []
+    if batch:
+        count += _flush(batch, tensors, embedder, writer)
+    return count
+
+
+def _flush(batch: list[dict], tensors: list[torch.Tensor], embedder: Embedder, writer: QdrantWriter) -> int:
+    vectors, errors = embedder.embed(torch.stack(tensors))
+    writer.submit([Prepared(vector=v, recon_error=float(e), **f) for f, v, e in zip(batch, vectors, errors)])
+    return len(batch)
+
+
+def carry_over(client, old_physical: str, embedder: Embedder, media: MediaStore, writer: QdrantWriter, on_skip, show_progress: bool) -> int:
+    """Re-embed every point of the old collection from the media store, keeping its payload."""
+    keys = ("sha256", "path", "source", "label", "width", "height", "format")
+
+    def items():
+        offset = None
+        with progress_bar("re-embedding the collection", client.count(old_physical).count, show_progress) as advance:
+            while True:
+                points, offset = client.scroll(old_physical, limit=BATCH, offset=offset, with_payload=True)
+                for p in points:
+                    advance()
+                    payload = p.payload or {}
+                    try:
+                        image = media.open(payload["sha256"])
+                    except (FileNotFoundError, ImageRejected, KeyError) as exc:
+                        on_skip(Skipped(payload.get("path", str(p.id)), f"kept in the old collection: no stored copy ({exc})"))
+                        continue
+                    fields = {k: payload.get(k) for k in keys}
+                    fields["nbytes"] = payload.get("bytes", 0)
+                    yield fields, image
+                if offset is None:
+                    return
+
+    return write_batches(items(), embedder, media, writer, store_media=False)

@@ -1,0 +1,138 @@
+"""Reading files out of a zip or a folder, one at a time, without extracting anything.
+
+Yields `RawFile` for each candidate image and `Skipped` (with a reason) for each entry that
+cannot be one: unsafe paths, links, encrypted or damaged entries, oversized files. Whether
+the bytes are an image is decided later, by `ingest.images`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ingest.errors import UserError
+from ingest.images import MAX_BYTES
+
+
+@dataclass(frozen=True)
+class RawFile:
+    path: str  # inside the archive or folder, '/'-separated
+    label: str | None  # the parent folder's name; None at the top level
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def label_of(path: str) -> str | None:
+    parent = PurePosixPath(path).parent.name
+    return parent or None
+
+
+def is_os_clutter(path: str) -> bool:
+    """Files an OS adds to archives without the user choosing them (macOS's Finder)."""
+    parts = PurePosixPath(path).parts
+    return "__MACOSX" in parts or PurePosixPath(path).name.startswith("._") or PurePosixPath(path).name == ".DS_Store"
+
+
+class Source:
+    """A zip or a folder of images, checked when opened so that a wrong path fails at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        if not path.exists():
+            raise UserError(f"{path} does not exist: give the path of a .zip of images or of a folder")
+        if path.is_dir():
+            self.kind = "folder"
+        elif zipfile.is_zipfile(path):
+            self.kind = "zip"
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    members = [i for i in zf.infolist() if not i.is_dir()]
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise UserError(f"{path} is a damaged zip ({exc}): re-create the archive") from None
+            if not members:
+                raise UserError(f"{path} is an empty zip: add image files to it")
+        else:
+            raise UserError(f"{path} is not a zip archive: give a .zip of images or a folder")
+
+    def count(self) -> int:
+        """How many entries iteration will yield, for progress bars."""
+        if self.kind == "zip":
+            with zipfile.ZipFile(self.path) as zf:
+                return sum(1 for i in zf.infolist() if not i.is_dir() and not is_os_clutter(i.filename))
+        return sum(
+            1
+            for root, _, files in os.walk(self.path, followlinks=False)
+            for f in files
+            if not is_os_clutter((Path(root) / f).relative_to(self.path).as_posix())
+        )
+
+    def __iter__(self) -> Iterator[RawFile | Skipped]:
+        return self._zip_entries() if self.kind == "zip" else self._folder_entries()
+
+    def _zip_entries(self) -> Iterator[RawFile | Skipped]:
+        with zipfile.ZipFile(self.path) as zf:
+            for info in zf.infolist():
+                if info.is_dir() or is_os_clutter(info.filename):
+                    continue
+                name = info.filename
+                problem = _zip_entry_problem(info)
+                if problem:
+                    yield Skipped(name, problem)
+                    continue
+                try:
+                    with zf.open(info) as f:
+                        data = f.read(MAX_BYTES + 1)  # never trust the declared size
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+                    yield Skipped(name, f"damaged zip entry ({exc})")
+                    continue
+                if len(data) > MAX_BYTES:
+                    yield Skipped(name, f"file too large (> {MAX_BYTES // 2**20} MB)")
+                    continue
+                yield RawFile(name, label_of(name), data)
+
+    def _folder_entries(self) -> Iterator[RawFile | Skipped]:
+        for root, dirs, files in os.walk(self.path, followlinks=False):
+            dirs.sort()
+            for filename in sorted(files):
+                full = Path(root) / filename
+                rel = full.relative_to(self.path).as_posix()
+                if is_os_clutter(rel):
+                    continue
+                if full.is_symlink():
+                    yield Skipped(rel, "symbolic link")
+                    continue
+                try:
+                    size = full.stat().st_size
+                    if size > MAX_BYTES:
+                        yield Skipped(rel, f"file too large (> {MAX_BYTES // 2**20} MB)")
+                        continue
+                    data = full.read_bytes()
+                except OSError as exc:
+                    yield Skipped(rel, f"unreadable ({exc.strerror or exc})")
+                    continue
+                yield RawFile(rel, label_of(rel), data)
+
+
+def _zip_entry_problem(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+        return "unsafe path (absolute or with '..')"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "symbolic link"
+    if info.flag_bits & 0x1:
+        return "encrypted"
+    if info.file_size > MAX_BYTES:
+        return f"file too large ({info.file_size / 2**20:.0f} MB > {MAX_BYTES // 2**20} MB)"
+    return None

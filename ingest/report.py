@@ -1,0 +1,73 @@
+"""The facts about a collection that `ingest info` prints and the page's model view shows."""
+
+from __future__ import annotations
+
+from qdrant_client import QdrantClient
+
+from encoder import checkpoint as ckpt
+from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
+from ingest import store
+from ingest.settings import Settings
+
+
+def collection_info(client: QdrantClient, settings: Settings, collection: str) -> dict:
+    state = store.require(client, settings, collection)
+    hits = client.facet(state.physical, key="label", limit=1000, exact=True).hits
+    facts: dict = {
+        "collection": state.name,
+        "physical_collection": state.physical,
+        "store": settings.describe_store(),
+        "points": client.count(state.physical, exact=True).count,
+        "labels": {str(h.value): h.count for h in sorted(hits, key=lambda h: (-h.count, str(h.value)))},
+        "model_id": state.model_id,
+        "evaluation": state.metadata.get("evaluation"),
+    }
+    folder = settings.models_dir / (state.model_id or "?")
+    try:
+        checkpoint = ckpt.load(folder / CHECKPOINT_NAME)
+    except (FileNotFoundError, ckpt.CheckpointError) as exc:
+        facts["model"] = None
+        facts["model_problem"] = str(exc)
+        return facts
+    facts["model"] = {
+        "checkpoint": str(folder / CHECKPOINT_NAME),
+        "image_size": checkpoint.model_config.image_size,
+        "latent_dim": checkpoint.model_config.latent_dim,
+        "trained_on": checkpoint.data,
+        **checkpoint.summary,
+        "history": checkpoint.history,
+    }
+    facts["pictures"] = {
+        "training_plot": str(folder / TRAINING_PLOT),
+        "reconstructions": str(folder / RECONSTRUCTIONS),
+    }
+    return facts
+
+
+def format_info(facts: dict) -> str:
+    lines = [
+        f"collection   {facts['collection']} -> {facts['physical_collection']} ({facts['store']})",
+        f"points       {facts['points']:,}",
+        "labels       " + (", ".join(f"{k} {v:,}" for k, v in facts["labels"].items()) or "(none)"),
+    ]
+    model = facts.get("model")
+    if model:
+        data = model["trained_on"]
+        lines.append(
+            f"model        {facts['model_id']}: {model['image_size']}x{model['image_size']} px in, "
+            f"{model['latent_dim']}-d out; {model['epochs_run']} epochs on {data.get('trained_on', '?'):,} images "
+            f"of {data.get('source', '?')} in {model['seconds']:.0f}s ({model['device']}), best epoch {model['best_epoch']}"
+        )
+        if model.get("best_val_loss") is not None:
+            lines.append(f"             validation loss {model['best_val_loss']:.4f}, reconstruction MSE {model['held_out_recon_mse']:.4f}")
+        lines.append(f"pictures     {facts['pictures']['training_plot']}")
+        lines.append(f"             {facts['pictures']['reconstructions']}")
+    else:
+        lines.append(f"model        {facts['model_id']}: not readable here ({facts.get('model_problem')})")
+    evaluation = facts.get("evaluation")
+    if evaluation:
+        lines.append(
+            f"evaluation   P@{evaluation['k']} {evaluation['precision_at_k']:.3f}, mAP@{evaluation['k']} "
+            f"{evaluation['map_at_k']:.3f} over {evaluation['queries']:,} queries (model {evaluation.get('model_id')})"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Shared fixtures: the real CLI as a subprocess, real images, real Qdrant storage on disk.
+
+Training is the slow part, so one session-wide data directory is filled once from the mini
+sample (`loaded_home`); a test that changes state works on its own copy (`home_copy`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MINI = ROOT.parent / "shared" / "datasets" / "cifar10-animals-mini.zip"
+BUNDLED_MINI = ROOT / "examples" / "animals-mini.zip"
+TEST_EPOCHS = "2"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def mini_zip() -> Path:
+    """The 300-photo sample: ../shared's copy when present, else the bundled one (same file)."""
+    return SHARED_MINI if SHARED_MINI.exists() else BUNDLED_MINI
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "CBIR_"))}
+    env.update(CBIR_HOME=str(home), COLUMNS="200", **extra)
+    return env
+
+
+def run_cli(home: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+    """`ingest ARGS` in a fresh process, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "ingest.cli", *args],
+        cwd=ROOT,
+        env=cli_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def loaded_home(tmp_path_factory, mini_zip) -> Path:
+    """A data directory holding the mini sample, loaded through the CLI (model trained)."""
+    home = tmp_path_factory.mktemp("loaded") / "cbir-data"
+    result = run_cli(home, "load", str(mini_zip), "--epochs", TEST_EPOCHS)
+    assert result.returncode == 0, result.stderr
+    return home
+
+
+@pytest.fixture
+def home_copy(loaded_home, tmp_path) -> Path:
+    """A private copy of `loaded_home` that a test may change."""
+    target = tmp_path / "cbir-data"
+    shutil.copytree(loaded_home, target, ignore=shutil.ignore_patterns(".lock"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def mini_images(tmp_path_factory, mini_zip) -> dict[str, bytes]:
+    """Archive path -> bytes of every image of the sample."""
+    with zipfile.ZipFile(mini_zip) as zf:
+        return {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
