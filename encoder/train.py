@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -56,6 +57,24 @@ class TrainResult:
     seconds: float
 
 
+class EarlyStopping:
+    """Remembers the best epoch; says stop after `patience` epochs without beating it."""
+
+    def __init__(self, patience: int, min_delta: float = 1e-4) -> None:
+        self.patience, self.min_delta = patience, min_delta
+        self.best_value, self.best_epoch = math.inf, 0
+
+    def update(self, epoch: int, value: float) -> bool:
+        """True when this epoch is the new best."""
+        if value < self.best_value - self.min_delta:
+            self.best_value, self.best_epoch = value, epoch
+            return True
+        return False
+
+    def should_stop(self, epoch: int) -> bool:
+        return epoch - self.best_epoch >= self.patience
+
+
 def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -95,8 +114,10 @@ def train(
     cfg: TrainConfig,
     device: torch.device | None = None,
     show_progress: bool = True,
+    on_epoch: Callable[[dict, Autoencoder], None] | None = None,
 ) -> TrainResult:
-    """images: uint8 [N, 3, S, S], already through the fixed transform."""
+    """images: uint8 [N, 3, S, S], already through the fixed transform. on_epoch(record, model)
+    runs after each epoch (benchmarks use it to measure retrieval as training goes)."""
     device = device or pick_device()
     torch.manual_seed(cfg.seed)
     train_idx, val_idx = split(len(images), cfg)
@@ -119,7 +140,8 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
     augment = BatchAugment(cfg.augment, gen)
     history: list[dict] = []
-    best = (math.inf, 0, copy.deepcopy(model.state_dict()))
+    stopper = EarlyStopping(cfg.patience)
+    best_state = copy.deepcopy(model.state_dict())
     step, started, stopped_early = 0, time.perf_counter(), False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not show_progress, transient=False) as bar:
@@ -156,19 +178,21 @@ def train(
                 "seconds": time.perf_counter() - epoch_start,
             }
             history.append(record)
+            if on_epoch:
+                on_epoch(record, model)
             desc = f"epoch {epoch}/{cfg.epochs}  loss {train_means[0]:.4f}"
             bar.update(task, description=desc + (f"  val {val_means[0]:.4f}" if val_means else ""))
-            if monitored < best[0] - 1e-4:
-                best = (monitored, epoch, copy.deepcopy(model.state_dict()))
-            elif epoch - best[1] >= cfg.patience:
+            if stopper.update(epoch, monitored):
+                best_state = copy.deepcopy(model.state_dict())
+            elif stopper.should_stop(epoch):
                 stopped_early = True
                 break
-    model.load_state_dict(best[2])
+    model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
         model=model.cpu(),
         history=history,
-        best_epoch=best[1],
+        best_epoch=stopper.best_epoch,
         stopped_early=stopped_early,
         train_indices=train_idx,
         val_indices=val_idx,

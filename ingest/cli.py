@@ -134,6 +134,72 @@ def info(collection: CollectionOpt = DEFAULT_COLLECTION, as_json: JsonOpt = Fals
     typer.echo(json.dumps(facts, indent=2) if as_json else format_info(facts))
 
 
+@app.command()
+@user_errors
+def evaluate(
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="How many neighbours each query judges.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieval quality: precision@K and mAP@K, every labelled image querying all the others.
+
+    The folder an image came from is its label; a neighbour is right when it has the query's
+    label. The result is stored with the collection and shown by `ingest info`.
+    """
+    from ingest.evaluate import evaluate as run_evaluate, format_evaluation, store_evaluation
+
+    settings = Settings.from_env()
+    with store.open_store(settings) as client:
+        state = store.require(client, settings, collection)
+        result = run_evaluate(client, state, k)
+        store_evaluation(client, state, result)
+    typer.echo(json.dumps(result, indent=2) if as_json else format_evaluation(result))
+
+
+@app.command()
+@user_errors
+def outliers(
+    n: Annotated[int, typer.Option("-n", "--count", min=1, max=10_000, help="How many images.")] = 20,
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option(help="Write a montage PNG of them, worst first.")] = None,
+) -> None:
+    """The images the model reconstructs worst: corrupt crops, non-animals, mislabelled files."""
+    from ingest.media import MediaStore
+    from ingest.outliers import find_outliers, format_outliers, outliers_montage
+
+    settings = Settings.from_env()
+    with store.open_store(settings) as client:
+        result = find_outliers(client, store.require(client, settings, collection), n)
+    if out and result["outliers"]:
+        outliers_montage(MediaStore(settings.media_dir), result, out)
+    typer.echo(json.dumps(result, indent=2) if as_json else format_outliers(result))
+    if out:
+        say(f"montage written to {out}" if result["outliers"] else "no montage: no images to show")
+
+
+@app.command()
+@user_errors
+def duplicates(
+    threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Cosine similarity above which two images count as the same picture.")] = 0.98,
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option(help="Write a montage PNG: one row per group.")] = None,
+) -> None:
+    """Groups of near-identical images (by their vectors) and of byte-identical files."""
+    from ingest.duplicates import duplicates_montage, find_duplicates, format_duplicates
+    from ingest.media import MediaStore
+
+    settings = Settings.from_env()
+    with store.open_store(settings) as client:
+        result = find_duplicates(client, store.require(client, settings, collection), threshold)
+    shown = duplicates_montage(MediaStore(settings.media_dir), result, out) if out and result["groups"] else 0
+    typer.echo(json.dumps(result, indent=2) if as_json else format_duplicates(result))
+    if out:
+        more = f" (the first {shown} of {len(result['groups'])} groups)" if shown < len(result["groups"]) else ""
+        say(f"montage written to {out}{more}" if shown else "no montage: no duplicates found")
+
+
 def main() -> None:  # python -m ingest.cli
     app(prog_name="ingest")
 

@@ -42,6 +42,7 @@ class LoadOptions:
     collection: str = DEFAULT_COLLECTION
     epochs: int | None = None
     retrain: bool = False
+    model_id: str | None = None  # fill a new collection with this already trained model
     image_size: int = 32
     shards: int | None = None
     replicas: int | None = None
@@ -103,33 +104,12 @@ def load(
 ) -> LoadReport:
     started = time.perf_counter()
     source = Source(path)  # a wrong path fails here, before anything is written
-    skipped: list[Skipped] = []
-
-    def skip(entry: Skipped) -> None:
-        skipped.append(entry)
-        on_skip(entry)
-
+    skip = SkipLog(on_skip)
     current = peek(settings, options.collection, notify)
-    trained, train_seconds = False, 0.0
-    if current is None or options.retrain:
-        spec = TransformSpec(image_size=options.image_size)
-        images, info = training_images(source, spec, skip, options.show_progress)
-        if len(images) == 0:
-            raise UserError(no_images_message(source, skipped))
-        if len(images) < MIN_TRAIN_IMAGES:
-            raise UserError(
-                f"{source.name} holds {len(images)} images; training a model needs at least {MIN_TRAIN_IMAGES}: "
-                "add images, or load into a collection that already has a model (--collection)"
-            )
-        train_cfg = TrainConfig() if options.epochs is None else TrainConfig(epochs=options.epochs)
-        fit_started = time.perf_counter()
-        checkpoint_path = fit(images, settings.models_dir, ModelConfig(image_size=options.image_size), train_cfg, info, options.show_progress)
-        train_seconds, trained = time.perf_counter() - fit_started, True
-        del images
-        on_skip_second_pass: Callable[[Skipped], None] = lambda _: None  # already reported
-    else:
-        checkpoint_path = model_path(settings, current)
-        on_skip_second_pass = skip
+    model = choose_model(source, settings, options, current, skip)
+    # A model trained here already read every file once and reported the bad ones.
+    on_skip_second_pass = (lambda _: None) if model.trained else skip
+    checkpoint_path, trained, train_seconds = model.path, model.trained, model.train_seconds
     embedder = Embedder.from_file(checkpoint_path)
     media = MediaStore(settings.media_dir)
 
@@ -144,7 +124,7 @@ def load(
         )
         if old is None:
             store.point_alias(client, options.collection, physical)
-        report = LoadReport(options.collection, physical, embedder.model_id, trained, skipped=skipped, train_seconds=train_seconds)
+        report = LoadReport(options.collection, physical, embedder.model_id, trained, skipped=skip.entries, train_seconds=train_seconds)
         writer = QdrantWriter(client, physical, embedder.model_id)
         try:
             images = (
@@ -157,9 +137,10 @@ def load(
         finally:
             counts = writer.close()
         report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
-        if report.indexed + report.present == 0 and old is None:
-            client.delete_collection(physical)  # created in this run, holds nothing
-            raise UserError(no_images_message(source, skipped))
+        if report.indexed + report.present + report.carried == 0:
+            if old is None:
+                client.delete_collection(physical)  # created in this run, holds nothing
+            raise UserError(no_images_message(source, skip.entries))
         if old and old.physical != physical:
             store.point_alias(client, options.collection, physical)
             if report.carried == client.count(old.physical).count:
@@ -172,6 +153,47 @@ def load(
     return report
 
 
+class SkipLog:
+    """Collects skipped files, passing each on to the caller as it happens."""
+
+    def __init__(self, on_skip: Callable[[Skipped], None]) -> None:
+        self.entries: list[Skipped] = []
+        self.on_skip = on_skip
+
+    def __call__(self, entry: Skipped) -> None:
+        self.entries.append(entry)
+        self.on_skip(entry)
+
+
+@dataclass
+class ModelChoice:
+    path: Path
+    trained: bool = False
+    train_seconds: float = 0.0
+
+
+def choose_model(source: Source, settings: Settings, options: LoadOptions, current, skip: SkipLog) -> ModelChoice:
+    """The collection's own model; or the one --model names, for a new (or retrained)
+    collection; or else a new one trained on this source."""
+    if current is not None and not options.retrain:
+        return ModelChoice(model_path(settings, current))
+    if options.model_id:
+        return ModelChoice(model_path(settings, store.CollectionState(options.collection, "", options.model_id, {})))
+    spec = TransformSpec(image_size=options.image_size)
+    images, info = training_images(source, spec, skip, options.show_progress)
+    if len(images) == 0:
+        raise UserError(no_images_message(source, skip.entries))
+    if len(images) < MIN_TRAIN_IMAGES:
+        raise UserError(
+            f"{source.name} holds {len(images)} images; training a model needs at least {MIN_TRAIN_IMAGES}: "
+            "add images, or load into a collection that already has a model (--collection)"
+        )
+    train_cfg = TrainConfig() if options.epochs is None else TrainConfig(epochs=options.epochs)
+    started = time.perf_counter()
+    path = fit(images, settings.models_dir, ModelConfig(image_size=options.image_size), train_cfg, info, options.show_progress)
+    return ModelChoice(path, trained=True, train_seconds=time.perf_counter() - started)
+
+
 def peek(settings: Settings, collection: str, notify=lambda _: None) -> store.CollectionState | None:
     """The collection's state, without creating an embedded store that does not exist yet."""
     if settings.embedded and not settings.qdrant_path.exists():
@@ -181,6 +203,7 @@ def peek(settings: Settings, collection: str, notify=lambda _: None) -> store.Co
 
 
 def model_path(settings: Settings, state: store.CollectionState) -> Path:
+    """The checkpoint of the model that filled `state` (or that `--model` names)."""
     if state.model_id is None:
         raise UserError(f"collection {state.name!r} records no model id: rebuild it with `ingest load PATH --retrain`")
     path = settings.models_dir / state.model_id / CHECKPOINT_NAME

@@ -11,9 +11,12 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from qdrant_client import QdrantClient
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MINI = ROOT.parent / "shared" / "datasets" / "cifar10-animals-mini.zip"
@@ -74,3 +77,13 @@ def mini_images(tmp_path_factory, mini_zip) -> dict[str, bytes]:
     """Archive path -> bytes of every image of the sample."""
     with zipfile.ZipFile(mini_zip) as zf:
         return {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+
+
+@contextmanager
+def qdrant_at(home: Path) -> Iterator[QdrantClient]:
+    """The embedded store of a data directory, closed (and its lock released) afterwards."""
+    client = QdrantClient(path=str(home / "qdrant"))
+    try:
+        yield client
+    finally:
+        client.close()

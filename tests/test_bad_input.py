@@ -1,0 +1,140 @@
+"""Bad input never crashes the product and never loses data."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import qdrant_at, run_cli
+from images_for_tests import UNSAFE_REASONS, bad_entries, good_images, write_zip
+
+
+def assert_one_line_error(result, *words: str) -> None:
+    """Exit 2 and one `error:` line that says it all; only `skipped ...` lines may precede it."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: "), result.stderr
+    assert all(line.startswith("skipped ") for line in lines[:-1]), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[-1], lines[-1]
+
+
+def test_a_zip_with_bad_entries_indexes_exactly_its_good_images(home_copy, tmp_path):
+    good, bad = good_images(), bad_entries()
+    archive = tmp_path / "mixed.zip"
+    write_zip(archive, {**good, **{name: data for name, (data, _) in bad.items()}}, unsafe=True)
+
+    result = run_cli(home_copy, "load", str(archive))
+
+    assert result.returncode == 0, result.stderr  # good images indexed: success despite skips
+    assert f"indexed          {len(good)}" in result.stdout
+    assert f"skipped          {len(bad) + len(UNSAFE_REASONS)}" in result.stdout
+    skipped = {
+        line.split(": ", 1)[0].removeprefix("skipped "): line.split(": ", 1)[1]
+        for line in result.stderr.splitlines()
+        if line.startswith("skipped ")
+    }
+    expected = {name: reason for name, (_, reason) in bad.items()} | UNSAFE_REASONS
+    assert set(skipped) == set(expected)
+    for name, words in expected.items():
+        assert words in skipped[name], (name, skipped[name])
+    assert "Traceback" not in result.stderr
+    # Nothing escaped the data directory.
+    assert not Path("/tmp/cbir-escape-absolute.png").exists()
+    assert not (tmp_path.parent / "cbir-escape-dotdot.png").exists()
+
+    facts = json.loads(run_cli(home_copy, "info", "--json").stdout)
+    with qdrant_at(home_copy) as client:
+        points, _ = client.scroll(facts["physical_collection"], limit=1000)
+    by_path = {p.payload["path"]: p.payload for p in points if p.payload["source"] == "mixed.zip"}
+    assert set(by_path) == set(good)
+    assert (by_path["modes/rotated.jpg"]["width"], by_path["modes/rotated.jpg"]["height"]) == (20, 40)
+    assert by_path["modes/png-named.jpg"]["format"] == "PNG"
+    assert by_path["top-level.png"]["label"] is None
+    assert facts["points"] == 300 + len(good)  # what was stored before is intact
+
+
+def test_every_image_mode_decodes_to_a_faithful_rgb_picture():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ingest.images import decode
+
+    for name, data in good_images().items():
+        decoded = decode(data)
+        assert decoded.image.mode == "RGB", name
+        pixels = np.asarray(decoded.image, dtype=np.float32)
+        assert pixels.std() > 5, f"{name} decoded to a flat picture"
+    # 16-bit samples keep their range: a 0..65535 ramp becomes a 0..255 ramp, not all white.
+    ramp = np.asarray(decode(good_images()["modes/sixteen.png"]).image)[..., 0]
+    assert ramp.min() == 0 and ramp.max() == 255
+    # Transparency is composited onto white.
+    clear = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
+    buffer = io.BytesIO()
+    clear.save(buffer, "PNG")
+    assert decode(buffer.getvalue()).image.getpixel((0, 0)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("missing", ("does not exist",)),
+        ("not_a_zip", ("is not a zip archive",)),
+        ("empty_zip", ("empty zip",)),
+        ("no_images", ("no usable images", "not an image")),
+    ],
+)
+def test_user_errors_say_one_line_exit_2_and_write_nothing(tmp_path, case, words):
+    path = tmp_path / f"{case}.zip"
+    if case == "not_a_zip":
+        path.write_text("hello")
+    elif case == "empty_zip":
+        zipfile.ZipFile(path, "w").close()
+    elif case == "no_images":
+        write_zip(path, {"a.txt": b"text", "b/c.csv": b"1,2,3"})
+    home = tmp_path / "home"
+
+    result = run_cli(home, "load", str(path))
+
+    assert_one_line_error(result, *words)
+    assert not home.exists(), "a failed load must not write anything"
+
+
+def test_a_zip_with_no_images_leaves_an_existing_collection_intact(home_copy, tmp_path):
+    path = tmp_path / "texts.zip"
+    write_zip(path, {"a.txt": b"text"})
+    assert_one_line_error(run_cli(home_copy, "load", str(path)), "no usable images")
+    assert json.loads(run_cli(home_copy, "info", "--json").stdout)["points"] == 300
+
+
+def test_too_few_images_to_train_is_a_clear_error(tmp_path):
+    path = tmp_path / "few.zip"
+    write_zip(path, dict(list(good_images().items())[:3]))
+    assert_one_line_error(run_cli(tmp_path / "home", "load", str(path)), "at least 16")
+
+
+def test_search_and_info_errors(loaded_home, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    assert_one_line_error(run_cli(loaded_home, "search", str(text)), "not an image")
+    assert_one_line_error(run_cli(loaded_home, "search", str(tmp_path / "nope.jpg")), "is not a file")
+    assert_one_line_error(run_cli(loaded_home, "info", "--collection", "zebras"), "no collection 'zebras'", "ingest load")
+    assert_one_line_error(run_cli(loaded_home, "load", "x.zip", "--image-size", "30"), "power of two")
+
+
+def test_a_missing_checkpoint_is_named_with_what_to_do(home_copy, tmp_path, mini_zip):
+    for checkpoint in (home_copy / "models").glob("*/model.pt"):
+        checkpoint.rename(checkpoint.with_suffix(".moved"))
+    query = tmp_path / "q.png"
+    write_zip(tmp_path / "unused.zip", {})  # harmless; keeps the folder non-empty
+    from images_for_tests import photo
+
+    photo(1).save(query)
+    assert_one_line_error(run_cli(home_copy, "search", str(query)), "checkpoint", "CBIR_HOME")
+    assert_one_line_error(run_cli(home_copy, "load", str(mini_zip)), "checkpoint", "--retrain")

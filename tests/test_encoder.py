@@ -1,0 +1,98 @@
+"""The encoder package on small real inputs: transforms, augmentation, training's early stop,
+and the checkpoint as the single source of a model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from encoder import checkpoint as ckpt
+from encoder.embed import Embedder
+from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT, fit
+from encoder.model import ModelConfig
+from encoder.train import EarlyStopping, TrainConfig, nt_xent, train
+from encoder.transforms import AugmentConfig, BatchAugment, TransformSpec, fixed_transform, to_float
+from images_for_tests import photo
+
+
+def tiny_images(n: int = 40, side: int = 16) -> torch.Tensor:
+    spec = TransformSpec(image_size=side)
+    return torch.stack([fixed_transform(photo(i, (side * 2, side + 5)), spec) for i in range(n)])
+
+
+def test_fixed_transform_is_deterministic_and_centre_crops():
+    image = photo(1, (90, 45))
+    spec = TransformSpec(image_size=32)
+    a, b = fixed_transform(image, spec), fixed_transform(image, spec)
+    assert a.shape == (3, 32, 32) and a.dtype == torch.uint8
+    assert torch.equal(a, b)
+    # The centre of a wide picture survives; its left edge does not.
+    wide = fixed_transform(image.resize((64, 32)), spec)
+    left_column = torch.from_numpy(np.array(image.resize((64, 32)))).permute(2, 0, 1)[:, :, 16]
+    assert torch.equal(wide[:, :, 0], left_column)
+
+
+def test_batch_augment_is_seeded_per_image_and_stays_in_range():
+    x = to_float(tiny_images(8))
+    first = BatchAugment(AugmentConfig(), torch.Generator().manual_seed(0))(x)
+    again = BatchAugment(AugmentConfig(), torch.Generator().manual_seed(0))(x)
+    other = BatchAugment(AugmentConfig(), torch.Generator().manual_seed(1))(x)
+    assert first.shape == x.shape and 0 <= first.min() and first.max() <= 1
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert not torch.allclose(first, x)  # it changed the pictures
+
+
+def test_nt_xent_rewards_matching_views():
+    torch.manual_seed(0)
+    p = torch.randn(16, 8)
+    assert nt_xent(p, p + 0.01 * torch.randn(16, 8), 0.2) < nt_xent(p, torch.randn(16, 8), 0.2)
+
+
+def test_early_stopping_waits_patience_epochs_after_the_best():
+    stopper = EarlyStopping(patience=2)
+    decisions = []
+    for epoch, value in enumerate([5.0, 4.0, 4.5, 3.99995, 4.2], start=1):
+        decisions.append((stopper.update(epoch, value), stopper.should_stop(epoch)))
+    # 3.99995 is not better by min_delta, so epoch 4 does not reset the count.
+    assert decisions == [(True, False), (True, False), (False, False), (False, True), (False, True)]
+    assert stopper.best_epoch == 2
+
+
+def test_training_keeps_the_best_epoch_and_records_every_epoch():
+    cfg = TrainConfig(epochs=4, patience=1, batch_size=16)
+    result = train(tiny_images(), ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8), cfg, show_progress=False)
+    val = [h["val_loss"] for h in result.history]
+    assert result.best_epoch == 1 + val.index(min(val))
+    assert len(result.history) == (result.best_epoch + 1 if result.stopped_early else 4)
+    assert all(h["train_loss"] > 0 and h["seconds"] > 0 for h in result.history)
+
+
+def test_a_checkpoint_rebuilds_the_model_alone_and_refuses_tampering(tmp_path):
+    images = tiny_images()
+    cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
+    path = fit(images, tmp_path, cfg, TrainConfig(epochs=2, batch_size=16), {"source": "test"}, show_progress=False)
+    assert path.name == CHECKPOINT_NAME
+    assert (path.parent / TRAINING_PLOT).stat().st_size > 0 and (path.parent / RECONSTRUCTIONS).stat().st_size > 0
+
+    loaded = ckpt.load(path)
+    assert loaded.model_config == cfg and loaded.transform.image_size == 16
+    assert loaded.history and loaded.summary["epochs_run"] == 2 and loaded.data == {"source": "test"}
+    a, errors_a = Embedder(loaded).embed(images)
+    b, errors_b = Embedder.from_file(path).embed(images)
+    assert (abs(a - b).max() < 1e-6) and (abs(errors_a - errors_b).max() < 1e-7)
+
+    raw = torch.load(path, weights_only=True)
+    name = next(k for k in raw["state_dict"] if k.endswith("weight"))
+    raw["state_dict"][name] = raw["state_dict"][name] + 1
+    torch.save(raw, tmp_path / "tampered.pt")
+    with pytest.raises(ckpt.CheckpointError, match="do not match"):
+        ckpt.load(tmp_path / "tampered.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ckpt.CheckpointError):
+        ckpt.load(tmp_path / "garbage.pt")
+
+
+def test_model_config_rejects_sizes_it_cannot_build():
+    with pytest.raises(ValueError, match="power of two"):
+        ModelConfig(image_size=48)
