@@ -76,6 +76,7 @@ def save(checkpoint: Checkpoint, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(checkpoint.to_dict(), tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the page may run as another user
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -17,7 +17,8 @@ class ModelConfig:
     latent_dim: int = 256  # the embedding stored in Qdrant
     projection_dim: int = 128  # the contrastive head's output, used only in training
     bottleneck_side: int = 4  # the encoder stops downsampling at this spatial side
-    blocks_per_stage: int = 1  # residual blocks after each downsampling
+    blocks_per_stage: int = 1  # extra 3x3 convolutions after each downsampling
+    decoder_width: int = 128  # the decoder's channels at its smallest map; halved per stage
 
     def __post_init__(self) -> None:
         stages = math.log2(self.image_size / self.bottleneck_side)
@@ -42,19 +43,6 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     )
 
 
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            conv_bn_relu(channels, channels),
-            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
-            nn.BatchNorm2d(channels),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.body(x))
-
-
 class Encoder(nn.Module):
     """Image in [0, 1] -> latent vector. Halves the side `stages` times, then flattens.
 
@@ -69,7 +57,7 @@ class Encoder(nn.Module):
         for _ in range(cfg.stages):
             channels *= 2
             layers.append(conv_bn_relu(channels // 2, channels, stride=2))
-            layers += [ResidualBlock(channels) for _ in range(cfg.blocks_per_stage)]
+            layers += [conv_bn_relu(channels, channels) for _ in range(cfg.blocks_per_stage)]
         self.features = nn.Sequential(*layers)
         self.to_latent = nn.Linear(channels * cfg.bottleneck_side**2, cfg.latent_dim)
         self.out_channels = channels
@@ -80,10 +68,15 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Latent vector -> image in [0, 1], mirroring the encoder with upsampling stages."""
+    """Latent vector -> image in [0, 1], mirroring the encoder with upsampling stages.
 
-    def __init__(self, cfg: ModelConfig, channels: int) -> None:
+    Narrower than the encoder: it only has to make the reconstruction recognisable, and at
+    ingest it runs for every image (the reconstruction error), so its cost is ingest speed.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        channels = cfg.decoder_width
         self.channels, self.side = channels, cfg.bottleneck_side
         self.from_latent = nn.Linear(cfg.latent_dim, channels * cfg.bottleneck_side**2)
         layers: list[nn.Module] = []
@@ -93,7 +86,7 @@ class Decoder(nn.Module):
                 conv_bn_relu(channels, channels // 2),
             ]
             channels //= 2
-        layers.append(nn.Conv2d(channels, 3, 3, 1, 1))
+        layers.append(nn.Conv2d(channels, 3, 3, 1, 1))  # RGB out
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -122,7 +115,7 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg, self.encoder.out_channels)
+        self.decoder = Decoder(cfg)
         self.projection = ProjectionHead(cfg)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.nn import functional as F
 
@@ -144,7 +145,8 @@ def train(
     best_state = copy.deepcopy(model.state_dict())
     step, started, stopped_early = 0, time.perf_counter(), False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not show_progress, transient=False) as bar:
+    # stderr: stdout stays clean for the CLI's --json output.
+    with Progress(*columns, console=Console(stderr=True), disable=not show_progress, transient=False) as bar:
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
             model.train()

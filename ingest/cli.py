@@ -33,6 +33,15 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
+READ_WAIT_S = 15.0  # the page lets go of the embedded store 10 s after its last use
+
+
+def open_store(settings: Settings):
+    """The store, waiting a little for the embedded one when the page (or a load) holds it."""
+    waiting = f"waiting up to {READ_WAIT_S:.0f}s for the embedded store, held by another process (the page?)"
+    return store.open_store(settings, wait_s=READ_WAIT_S, on_wait=lambda: say(waiting))
+
+
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     say(f"warning: {message}")
 
@@ -62,10 +71,12 @@ def load(
     collection: CollectionOpt = DEFAULT_COLLECTION,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs (default: 30; stops early on a plateau).")] = None,
     retrain: Annotated[bool, typer.Option(help="Train a new model on PATH and re-embed the whole collection with it.")] = False,
+    model: Annotated[Optional[str], typer.Option(help="Fill a new collection with this trained model (an id from `ingest info`) instead of training one.")] = None,
     image_size: Annotated[int, typer.Option(help="Model input side in pixels when training (power of two).")] = 32,
     shards: Annotated[Optional[int], typer.Option(min=1, help="Shards of a new collection (Qdrant cluster).")] = None,
     replicas: Annotated[Optional[int], typer.Option(min=1, help="Replicas of each shard (Qdrant cluster).")] = None,
     write_consistency: Annotated[Optional[int], typer.Option(min=1, help="Replicas that must confirm a write.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Index the images of a zip (or folder) into a collection, training a model first if it has none."""
     from ingest.pipeline import LoadOptions, load as run_load
@@ -73,8 +84,20 @@ def load(
     if image_size < 8 or image_size & (image_size - 1):
         raise UserError(f"--image-size must be a power of two >= 8, got {image_size}")
     settings = Settings.from_env()
-    options = LoadOptions(collection, epochs, retrain, image_size, shards, replicas, write_consistency)
+    options = LoadOptions(
+        collection=collection,
+        epochs=epochs,
+        retrain=retrain,
+        model_id=model,
+        image_size=image_size,
+        shards=shards,
+        replicas=replicas,
+        write_consistency=write_consistency,
+    )
     report = run_load(path, settings, options, on_skip=lambda s: say(f"skipped {s.path}: {s.reason}"), notify=say)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
     trained = f", trained it in {report.train_seconds:.0f}s" if report.trained else ""
     typer.echo(f"collection {report.collection!r} ({settings.describe_store()}), model {report.model_id}{trained}")
     typer.echo(f"  indexed          {report.indexed:,}")
@@ -108,7 +131,7 @@ def search(
         raise UserError(f"{image} is not a file: give the path of an image") from None
     except ImageRejected as exc:
         raise UserError(f"{image} cannot be used as a query: {exc}") from None
-    with store.open_store(settings) as client:
+    with open_store(settings) as client:
         index = Index.open(client, settings, collection)
         hits = index.by_image(query, k, label)
         if out:
@@ -129,7 +152,7 @@ def info(collection: CollectionOpt = DEFAULT_COLLECTION, as_json: JsonOpt = Fals
     from ingest.report import collection_info, format_info
 
     settings = Settings.from_env()
-    with store.open_store(settings) as client:
+    with open_store(settings) as client:
         facts = collection_info(client, settings, collection)
     typer.echo(json.dumps(facts, indent=2) if as_json else format_info(facts))
 
@@ -149,7 +172,7 @@ def evaluate(
     from ingest.evaluate import evaluate as run_evaluate, format_evaluation, store_evaluation
 
     settings = Settings.from_env()
-    with store.open_store(settings) as client:
+    with open_store(settings) as client:
         state = store.require(client, settings, collection)
         result = run_evaluate(client, state, k)
         store_evaluation(client, state, result)
@@ -169,7 +192,7 @@ def outliers(
     from ingest.outliers import find_outliers, format_outliers, outliers_montage
 
     settings = Settings.from_env()
-    with store.open_store(settings) as client:
+    with open_store(settings) as client:
         result = find_outliers(client, store.require(client, settings, collection), n)
     if out and result["outliers"]:
         outliers_montage(MediaStore(settings.media_dir), result, out)
@@ -191,7 +214,7 @@ def duplicates(
     from ingest.media import MediaStore
 
     settings = Settings.from_env()
-    with store.open_store(settings) as client:
+    with open_store(settings) as client:
         result = find_duplicates(client, store.require(client, settings, collection), threshold)
     shown = duplicates_montage(MediaStore(settings.media_dir), result, out) if out and result["groups"] else 0
     typer.echo(json.dumps(result, indent=2) if as_json else format_duplicates(result))

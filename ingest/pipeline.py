@@ -64,6 +64,21 @@ class LoadReport:
     seconds: float = 0.0
     train_seconds: float = 0.0
 
+    def to_json(self) -> dict:
+        return {
+            "collection": self.collection,
+            "physical_collection": self.physical,
+            "model_id": self.model_id,
+            "trained": self.trained,
+            "indexed": self.indexed,
+            "already_present": self.present,
+            "re_embedded": self.carried,
+            "copies": [{"path": path, "copy_of": original} for path, original in self.copies],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "train_seconds": round(self.train_seconds, 3),
+        }
+
 
 def good_images(source: Source, on_skip: Callable[[Skipped], None], show_progress: bool) -> Iterator[tuple[RawFile, DecodedImage]]:
     with progress_bar(f"reading {source.name}", source.count(), show_progress) as advance:
@@ -121,6 +136,7 @@ def load(
         physical = store.create(
             client, settings, options.collection, embedder.model_id, embedder.dim,
             options.shards, options.replicas, options.write_consistency,
+            like=old.physical if old else None,
         )
         if old is None:
             store.point_alias(client, options.collection, physical)

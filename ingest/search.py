@@ -100,3 +100,54 @@ class Index:
         """Label -> number of points, most common first (Qdrant's facet counts)."""
         hits = self.client.facet(self.state.physical, key="label", limit=1000, exact=True).hits
         return {str(h.value): h.count for h in sorted(hits, key=lambda h: -h.count)}
+
+
+# Picking points without a query vector: the page's random pick, its browser, and the payload
+# of a picked point. Not searches: no embedding, no ranking.
+NO_SCORE = float("nan")
+
+
+def payload_filter(label: str | None = None, path_words: str | None = None) -> models.Filter | None:
+    """A Qdrant filter on the label (exact) and on words of the path: every word must be a
+    whole word of the path, as Qdrant matches text on a field without a text index
+    (`cat 0042` finds `animals/cat/0042.jpg`; `004` does not)."""
+    must: list[models.Condition] = []
+    if label:
+        must.append(models.FieldCondition(key="label", match=models.MatchValue(value=label)))
+    if path_words and path_words.strip():
+        must.append(models.FieldCondition(key="path", match=models.MatchText(text=path_words.strip())))
+    return models.Filter(must=must) if must else None
+
+
+def point(index: Index, point_id: str) -> Hit | None:
+    """One point's payload (score NO_SCORE); None when the collection has no such point."""
+    found = index.client.retrieve(index.state.physical, [point_id], with_payload=True)
+    return Hit(str(found[0].id), NO_SCORE, found[0].payload or {}) if found else None
+
+
+def sample(index: Index, label: str | None = None) -> Hit | None:
+    """A point drawn at random by Qdrant (optionally with this label); None when there is none."""
+    response = index.client.query_points(
+        index.state.physical,
+        query=models.SampleQuery(sample=models.Sample.RANDOM),
+        query_filter=payload_filter(label),
+        limit=1,
+        with_payload=True,
+    )
+    return Hit(str(response.points[0].id), NO_SCORE, response.points[0].payload or {}) if response.points else None
+
+
+def browse(
+    index: Index, label: str | None = None, path_words: str | None = None, limit: int = 24, offset: str | None = None
+) -> tuple[list[Hit], str | None]:
+    """One page of points in Qdrant's id order, filtered inside Qdrant; returns the page and
+    the offset of the next one (None after the last)."""
+    points, next_offset = index.client.scroll(
+        index.state.physical,
+        scroll_filter=payload_filter(label, path_words),
+        limit=limit,
+        offset=offset,
+        with_payload=True,
+    )
+    hits = [Hit(str(p.id), NO_SCORE, p.payload or {}) for p in points]
+    return hits, (str(next_offset) if next_offset is not None else None)

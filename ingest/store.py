@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,11 @@ def connect(settings: Settings, wait_s: float = 0.0, on_wait: Callable[[], None]
     """A checked client. The embedded store is retried for up to wait_s while another
     process holds it; a server is asked for its collections so that a wrong URL or key
     fails here, with the URL in the message, not deep inside an upsert."""
+    if not settings.embedded:
+        # qdrant-client asks for the server's version on a thread of its own and warns when it
+        # gets no answer: an unreachable server is reported below, once, so that warning would
+        # only race it. Its warning about mismatched versions stays.
+        warnings.filterwarnings("ignore", message="Failed to obtain server version", category=UserWarning)
     deadline = time.monotonic() + wait_s
     waited = False
     while True:
@@ -63,6 +69,11 @@ def connect(settings: Settings, wait_s: float = 0.0, on_wait: Callable[[], None]
                 if not settings.embedded:
                     client.get_collections()
                 return client
+        except ValueError as exc:
+            if settings.embedded:
+                raise
+            # qdrant-client refuses a URL it cannot use (e.g. ftp://) before any request.
+            raise UserError(f"QDRANT_URL={settings.qdrant_url} is not a Qdrant URL ({exc}): give one like http://localhost:6333") from None
         except RuntimeError as exc:
             if LOCK_MESSAGE not in str(exc):
                 raise
@@ -141,9 +152,17 @@ def create(
     shards: int | None = None,
     replicas: int | None = None,
     write_consistency: int | None = None,
+    like: str | None = None,
 ) -> str:
-    """Create (or reuse, after an interrupted run) the physical collection for a model."""
+    """Create (or reuse, after an interrupted run) the physical collection for a model.
+    With `like`, shards, replicas and write consistency not given are copied from that
+    collection, so a --retrain on a cluster keeps the layout the collection had."""
     physical = physical_name(collection, model_id)
+    if like is not None:
+        params = client.get_collection(like).config.params
+        shards = shards or params.shard_number
+        replicas = replicas or params.replication_factor
+        write_consistency = write_consistency or params.write_consistency_factor
     if not client.collection_exists(physical):
         client.create_collection(
             physical,

@@ -1,0 +1,152 @@
+"""The page end to end in a real Chromium: `streamlit run` as a user starts it, against a data
+directory filled from the mini sample; Playwright uploads photos as a person would."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cli_env
+from ingest import store
+from ingest.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+K = 10
+RESULT_IMAGES = ".st-key-results [data-testid='stImage'] img"
+RESULT_CAPTIONS = ".st-key-results [data-testid='stImageCaption']"
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium", pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); in CI this fails instead", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(home_copy, tmp_path) -> Iterator[str]:
+    """`streamlit run ui/app.py` on a free port; its log is shown if the test fails."""
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "ui/app.py", "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=cli_env(home_copy), stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"streamlit did not start within 60 s:\n{log.read_text()}"
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        print(log.read_text())
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 900})  # a laptop screen
+        finally:
+            browser.close()
+
+
+def upload(page: Page, path: Path) -> None:
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+
+
+def test_upload_a_photo_and_see_its_top_k(app_url, browser_page, mini_images, tmp_path, artifacts_dir):
+    page = browser_page
+    page.goto(app_url)
+    expect(page.get_by_text("Search with a photo")).to_be_visible(timeout=60_000)
+
+    name, data = sorted(mini_images.items())[7]
+    photo = tmp_path / "my photo.jpg"
+    photo.write_bytes(data)
+    upload(page, photo)
+    expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
+    for image in page.locator(RESULT_IMAGES).all():
+        expect(image).to_be_visible()
+        expect(image).to_have_js_property("naturalWidth", 128)  # 32 px enlarged 4x on the server, no blur
+    captions = page.locator(RESULT_CAPTIONS).all_inner_texts()
+    scores = [float(re.fullmatch(r"#\d+ · (-?\d\.\d{3}) · \S+", c)[1]) for c in captions]
+    assert len(scores) == K and scores == sorted(scores, reverse=True)
+    assert scores[0] == pytest.approx(1.0, abs=1e-3)  # the photo is in the collection: found first
+    expect(page.get_by_text(name, exact=True)).to_be_visible()  # its path, under the first result
+    expect(page.get_by_text("uploaded my photo.jpg")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "ui-search.png"))
+
+    page.get_by_text("Show reconstructions").click()
+    expect(page.get_by_text(re.compile(r"^reconstruction error \(MSE\) 0\.\d{4}$"))).to_be_visible(timeout=30_000)
+    pairs = page.locator(RESULT_IMAGES)
+    expect(pairs).to_have_count(K)
+    for pair in pairs.all():  # each: the picture, a gap, its reconstruction
+        expect(pair).to_have_js_property("naturalWidth", 2 * 96 + 4)
+    page.screenshot(path=str(artifacts_dir / "ui-reconstructions.png"))
+
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture at all")
+    upload(page, bad)
+    expect(page.get_by_text("notes.png cannot be used as a query: not an image")).to_be_visible(timeout=30_000)
+    expect(page.locator(RESULT_IMAGES)).to_have_count(0)
+    expect(page.get_by_text("Upload a photo in the sidebar")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "ui-bad-upload.png"))
+
+    page.get_by_role("button", name="Random image from the collection").click()
+    expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=30_000)
+    expect(page.get_by_text("notes.png cannot be used")).to_have_count(0)
+
+
+def test_the_page_waits_out_an_ingest_and_comes_back_by_itself(app_url, browser_page, home_copy):
+    page = browser_page
+    page.goto(app_url)
+    page.get_by_role("button", name="Random image from the collection").click()
+    expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
+
+    settings = Settings(home_copy)
+    # What `ingest load` does: wait for the page to let go (10 s after its last interaction),
+    # then hold the store while it writes.
+    with store.open_store(settings, wait_s=30):
+        page.get_by_role("button", name="Random image from the collection").click()
+        expect(page.get_by_text("An ingest load is writing to the embedded store")).to_be_visible(timeout=30_000)
+        expect(page.locator(RESULT_IMAGES)).to_have_count(0)
+        expect(page.get_by_text("Traceback")).to_have_count(0)
+    # No click, no reload: the page checks again by itself and shows results.
+    expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=30_000)

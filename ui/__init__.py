@@ -1,0 +1,1 @@
+"""The Streamlit page (`ui/app.py`) and its parts."""

@@ -1,0 +1,95 @@
+"""The page: search the collection by image. `streamlit run ui/app.py` (or `make ui`).
+
+Each interaction reruns this script. It takes the store for the Qdrant part only (state,
+labels, the search or the browsed page, the model facts), then draws outside it: reading
+pictures from the media store and enlarging them needs no store. The footer says what the
+interaction cost.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+
+from ingest import store
+from ingest.errors import UserError
+from ingest.media import MediaStore
+from ingest.settings import DEFAULT_COLLECTION, Settings
+from ui import browse_view, model_view, notices, query, resources, search_view, sidebar
+
+st.set_page_config(page_title="Animal image search", layout="wide")
+# Streamlit leaves 6rem above the page for a header this page does not have: on a laptop
+# screen that is a row of results.
+st.html('<style>[data-testid="stMainBlockContainer"] { padding-top: 3.25rem; }</style>')
+started = time.perf_counter()
+settings = Settings.from_env()
+access = resources.access_for(settings)
+media = MediaStore(settings.media_dir)
+wanted = st.session_state.get(sidebar.COLLECTION) or os.environ.get("CBIR_COLLECTION") or DEFAULT_COLLECTION
+
+try:
+    with access.session() as client:
+        names = sorted(a.alias_name for a in client.get_aliases().aliases) if client is not None else []
+        state = store.state(client, wanted) if wanted in names else None
+        index = resources.open_index(client, settings, state) if state is not None else None
+        points = index.count() if index is not None else 0
+        if index is None or points == 0:
+            notices.empty(settings, wanted, [n for n in names if n != wanted])
+            st.stop()
+        opened_ms = access.last_open_ms
+        labels = resources.label_counts(index, settings.describe_store(), state.physical, points)
+        controls = sidebar.controls(state.name, points, labels, names)
+        search_tab, browse_tab, model_tab = st.tabs(
+            [query.SEARCH_TAB, query.BROWSE_TAB, query.MODEL_TAB], key=query.VIEW, on_change="rerun"
+        )
+        outcome = page = facts = None
+        rejected: str | None = None
+        if search_tab.open:
+            wanted_query = query.current_query(index)
+            try:
+                outcome = query.run(index, wanted_query, controls) if wanted_query else None
+            except UserError as exc:  # an unusable upload, or a picked image gone since
+                rejected = str(exc)
+                st.session_state[query.QUERY] = None
+        elif browse_tab.open:
+            with browse_tab:
+                page = browse_view.load(index, labels)
+        elif model_tab.open:
+            facts = resources.collection_facts(
+                client, settings, state.name, settings.describe_store(), state.physical, points, repr(state.metadata)
+            )
+    store_ms = (time.perf_counter() - started) * 1000
+except store.StoreBusy:
+    notices.store_busy(settings)
+    st.stop()
+except UserError as exc:
+    notices.problem(settings, str(exc))
+    st.stop()
+
+# Drawing: no store needed from here on.
+draw_started = time.perf_counter()
+if search_tab.open:
+    with search_tab:
+        if rejected:
+            st.error(rejected)
+        if outcome is None:
+            search_view.prompt()
+        else:
+            search_view.show(outcome, controls, index.embedder, media)
+elif browse_tab.open:
+    with browse_tab:
+        browse_view.show(page, media)
+elif model_tab.open:
+    with model_tab:
+        model_view.show(facts)
+
+with st.sidebar:
+    st.divider()
+    search_ms = f" · search {outcome.search_ms:.0f} ms" if outcome else ""
+    st.caption(
+        f"**{state.name}**: {points:,} images in the {settings.describe_store()}, model `{state.model_id}`.  \n"
+        f"This interaction: store {f'opened in {opened_ms:.0f} ms' if opened_ms else 'kept open'}{search_ms} · "
+        f"Qdrant part {store_ms:.0f} ms · drawing {(time.perf_counter() - draw_started) * 1000:.0f} ms"
+    )
