@@ -2,8 +2,8 @@
 to unpickle (it loads with `weights_only=True`).
 
 Contents: format tag, model id, the model config, the fixed transform's parameters, the
-training config, weights, the embedding statistics (centring), the training history and
-summary, what data it was trained on, and library versions.
+training config, weights, the embedding statistics (mirror averaging, mean), the training
+history and summary, what data it was trained on, and library versions.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class Checkpoint:
     model_config: ModelConfig
     transform: TransformSpec
     state_dict: dict[str, torch.Tensor]
-    embedding_mean: torch.Tensor
+    embedding_mean: torch.Tensor  # [D]: subtracted from every latent
+    embedding_flip_average: bool  # a latent is the mean of the image's and its mirror image's
     train_config: dict
     history: list[dict]
     summary: dict
@@ -62,6 +63,7 @@ class Checkpoint:
             "train_config": self.train_config,
             "state_dict": self.state_dict,
             "embedding_mean": self.embedding_mean,
+            "embedding_flip_average": self.embedding_flip_average,
             "history": self.history,
             "summary": self.summary,
             "data": self.data,
@@ -102,6 +104,7 @@ def load(path: Path) -> Checkpoint:
         transform=TransformSpec(**raw["transform"]),
         state_dict=raw["state_dict"],
         embedding_mean=raw["embedding_mean"],
+        embedding_flip_average=raw["embedding_flip_average"],
         train_config=raw["train_config"],
         history=raw["history"],
         summary=raw["summary"],

@@ -16,9 +16,17 @@ from encoder.transforms import fixed_transform, to_float
 from encoder.train import pick_device
 
 
+def mirror_averaged(model: Autoencoder, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The latent of x averaged with that of its mirror image: a left-facing and a
+    right-facing cat get one vector, as training (random flips) meant them to."""
+    return (z + model.encoder(torch.flip(x, dims=[3]))) / 2
+
+
 @torch.inference_mode()
-def latents(model: Autoencoder, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return model.encoder(to_float(batch.to(device))).float()
+def latents(model: Autoencoder, batch: torch.Tensor, device: torch.device, flip_average: bool = False) -> torch.Tensor:
+    x = to_float(batch.to(device))
+    z = model.encoder(x)
+    return (mirror_averaged(model, x, z) if flip_average else z).float()
 
 
 class Embedder:
@@ -47,11 +55,14 @@ class Embedder:
     def embed(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """uint8 [B, 3, S, S] -> (unit vectors [B, D], reconstruction MSE [B]).
 
-        Vectors are centred on the training set's mean before normalising: raw latents share
-        a large common component, and cosine between centred vectors ranks by what differs.
+        A latent (averaged with its mirror image's, when the checkpoint says so) is centred on
+        the training images' mean before it is normalised: raw latents share a large common
+        component, and cosine between centred vectors ranks by what differs between photos.
         """
         x = to_float(batch.to(self.device))
         z, recon = self.model(x)
+        if self.checkpoint.embedding_flip_average:
+            z = mirror_averaged(self.model, x, z)
         vectors = F.normalize(z.float() - self.mean, dim=1)
         errors = ((recon.float() - x) ** 2).mean(dim=(1, 2, 3))
         return vectors.cpu().numpy(), errors.cpu().numpy()

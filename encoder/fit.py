@@ -26,12 +26,13 @@ def fit(
     train_cfg: TrainConfig,
     data_info: dict,
     show_progress: bool = True,
+    flip_average: bool = True,
 ) -> Path:
     """images: uint8 [N, 3, S, S] through the fixed transform. Returns the checkpoint's path."""
     device = pick_device()
     result = train(images, model_cfg, train_cfg, device=device, show_progress=show_progress)
     model = result.model.to(device)
-    train_latents = torch.cat([latents(model, b, device) for b in _batches(images[result.train_indices])])
+    train_latents = torch.cat([latents(model, b, device, flip_average) for b in _batches(images[result.train_indices])])
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     history = result.history
     checkpoint = ckpt.Checkpoint(
@@ -40,10 +41,12 @@ def fit(
         transform=TransformSpec(image_size=model_cfg.image_size),
         state_dict=state,
         embedding_mean=train_latents.mean(0).cpu(),
+        embedding_flip_average=flip_average,
         train_config=train_cfg.to_dict(),
         history=history,
         summary={
             "epochs_run": len(history),
+            "planned_epochs": result.planned_epochs,
             "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early,
             "seconds": result.seconds,

@@ -13,12 +13,13 @@ from torch.nn import functional as F
 @dataclass(frozen=True)
 class ModelConfig:
     image_size: int = 32  # square input side, a power of two >= 8
-    width: int = 32  # channels of the first stage; each downsampling stage doubles them
+    width: int = 16  # channels of the first stage; each downsampling stage doubles them
     latent_dim: int = 256  # the embedding stored in Qdrant
     projection_dim: int = 128  # the contrastive head's output, used only in training
     bottleneck_side: int = 4  # the encoder stops downsampling at this spatial side
     blocks_per_stage: int = 1  # extra 3x3 convolutions after each downsampling
     decoder_width: int = 128  # the decoder's channels at its smallest map; halved per stage
+    pooling: str = "flatten"  # how the last map becomes a vector: "flatten" or "avg"
 
     def __post_init__(self) -> None:
         stages = math.log2(self.image_size / self.bottleneck_side)
@@ -26,6 +27,8 @@ class ModelConfig:
             raise ValueError(
                 f"image_size must be a power of two >= 8 (got {self.image_size})"
             )
+        if self.pooling not in ("flatten", "avg"):
+            raise ValueError(f"pooling must be 'flatten' or 'avg' (got {self.pooling!r})")
 
     @property
     def stages(self) -> int:
@@ -44,11 +47,8 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
 
 
 class Encoder(nn.Module):
-    """Image in [0, 1] -> latent vector. Halves the side `stages` times, then flattens.
-
-    The flattened small map keeps *where* things are, which pooled features lose; at
-    32x32 that measured better for retrieval (see the README's ablation).
-    """
+    """Image in [0, 1] -> latent vector: halves the side `stages` times, then flattens (or
+    averages) the small map and projects it to the latent size."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -59,12 +59,19 @@ class Encoder(nn.Module):
             layers.append(conv_bn_relu(channels // 2, channels, stride=2))
             layers += [conv_bn_relu(channels, channels) for _ in range(cfg.blocks_per_stage)]
         self.features = nn.Sequential(*layers)
-        self.to_latent = nn.Linear(channels * cfg.bottleneck_side**2, cfg.latent_dim)
-        self.out_channels = channels
+        self.pool = nn.Flatten() if cfg.pooling == "flatten" else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        pooled = channels * cfg.bottleneck_side**2 if cfg.pooling == "flatten" else channels
+        self.to_latent = nn.Linear(pooled, cfg.latent_dim)
+        self.side = cfg.bottleneck_side
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Centre inputs on 0.5 so the first convolution sees a zero-mean signal.
-        return self.to_latent(torch.flatten(self.features(x - 0.5), 1))
+        features = self.features(x - 0.5)
+        if features.shape[-1] != self.side:
+            # A smaller input (a multi-crop view in training) ends on a smaller map: spread it
+            # over the bottleneck's grid so that the same projection applies.
+            features = F.adaptive_avg_pool2d(features, self.side)
+        return self.to_latent(self.pool(features))
 
 
 class Decoder(nn.Module):

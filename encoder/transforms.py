@@ -62,6 +62,11 @@ class AugmentConfig:
     saturation: float = 0.4
     hue: float = 0.1
     grayscale_p: float = 0.2
+    # Multi-crop (as in SwAV): extra small views of each image, tighter crops at 24 px, each at
+    # about half a view's cost. Every view of an image is a positive for every other.
+    small_views: int = 4
+    small_side: int = 24
+    small_crop_scale: tuple[float, float] = (0.1, 0.4)
 
 
 class BatchAugment:
@@ -74,17 +79,21 @@ class BatchAugment:
     def _bernoulli(self, n: int, p: float, device: torch.device) -> torch.Tensor:
         return (torch.rand(n, generator=self.gen) < p).to(device)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """x: float [B, 3, S, S] in [0, 1] -> an augmented copy."""
-        x = self._crop_and_flip(x)
+    def __call__(self, x: torch.Tensor, side: int | None = None, crop_scale: tuple[float, float] | None = None) -> torch.Tensor:
+        """x: float [B, 3, S, S] in [0, 1] -> an augmented copy, side x side (default S)."""
+        x = self._crop_and_flip(x, side or x.shape[-1], crop_scale or self.cfg.crop_scale)
         x = self._jitter(x)
         gray = self._bernoulli(len(x), self.cfg.grayscale_p, x.device).view(-1, 1, 1, 1)
         x = torch.where(gray, (x * _LUMA.to(x.device)).sum(1, keepdim=True).expand_as(x), x)
         return x.clamp(0, 1).contiguous(memory_format=torch.channels_last)
 
-    def _crop_and_flip(self, x: torch.Tensor) -> torch.Tensor:
+    def small(self, x: torch.Tensor) -> torch.Tensor:
+        """A small multi-crop view: a tighter crop, at small_side pixels."""
+        return self(x, self.cfg.small_side, self.cfg.small_crop_scale)
+
+    def _crop_and_flip(self, x: torch.Tensor, side: int, crop_scale: tuple[float, float]) -> torch.Tensor:
         n, dev, c = len(x), x.device, self.cfg
-        area = self._uniform(n, *c.crop_scale, dev)
+        area = self._uniform(n, *crop_scale, dev)
         log_ratio = self._uniform(n, math.log(c.crop_ratio[0]), math.log(c.crop_ratio[1]), dev)
         ratio = torch.exp(log_ratio)
         # Width and height of the crop as fractions of the image (affine_grid's scale).
@@ -96,7 +105,7 @@ class BatchAugment:
         theta = torch.zeros(n, 2, 3, device=dev)
         theta[:, 0, 0], theta[:, 0, 2] = w * flip, cx
         theta[:, 1, 1], theta[:, 1, 2] = h, cy
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        grid = F.affine_grid(theta, [n, x.shape[1], side, side], align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
     def _jitter(self, x: torch.Tensor) -> torch.Tensor:

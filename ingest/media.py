@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
+
+from ingest.images import decode
 
 THUMBNAIL_SIDE = 512
 
@@ -20,6 +21,7 @@ THUMBNAIL_SIDE = 512
 class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._made_dirs: set[Path] = set()
 
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -38,19 +40,21 @@ class MediaStore:
             buffer = io.BytesIO()
             thumb.save(buffer, format="JPEG", quality=90)
             data = buffer.getvalue()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        if target.parent not in self._made_dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(target.parent)
+        # Written under a name of this process, then renamed: a reader never sees half a file.
+        # 0o644 so that the page can read it when it runs as another user (a container).
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.chmod(tmp, 0o644)  # readable by the page's user in a container
             os.replace(tmp, target)
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            if tmp.exists():
+                tmp.unlink()
 
     def open(self, sha256: str) -> Image.Image:
         """The stored picture as RGB; FileNotFoundError when it is not there."""
-        from ingest.images import decode  # the same decoding rules as ingest
-
         return decode(self.path_for(sha256).read_bytes()).image

@@ -204,7 +204,8 @@ def choose_model(source: Source, settings: Settings, options: LoadOptions, curre
             f"{source.name} holds {len(images)} images; training a model needs at least {MIN_TRAIN_IMAGES}: "
             "add images, or load into a collection that already has a model (--collection)"
         )
-    train_cfg = TrainConfig() if options.epochs is None else TrainConfig(epochs=options.epochs)
+    # --epochs N: exactly N epochs; by default, as many as fit in the time budget.
+    train_cfg = TrainConfig() if options.epochs is None else TrainConfig(epochs=options.epochs, time_budget_s=None)
     started = time.perf_counter()
     path = fit(images, settings.models_dir, ModelConfig(image_size=options.image_size), train_cfg, info, options.show_progress)
     return ModelChoice(path, trained=True, train_seconds=time.perf_counter() - started)

@@ -11,7 +11,7 @@ from encoder import checkpoint as ckpt
 from encoder.embed import Embedder
 from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT, fit
 from encoder.model import ModelConfig
-from encoder.train import EarlyStopping, TrainConfig, nt_xent, train
+from encoder.train import EarlyStopping, TrainConfig, epochs_that_fit, nt_xent, train
 from encoder.transforms import AugmentConfig, BatchAugment, TransformSpec, fixed_transform, to_float
 from images_for_tests import photo
 
@@ -43,10 +43,17 @@ def test_batch_augment_is_seeded_per_image_and_stays_in_range():
     assert not torch.allclose(first, x)  # it changed the pictures
 
 
-def test_nt_xent_rewards_matching_views():
+def test_nt_xent_rewards_matching_views_and_is_simclrs_loss_for_two():
     torch.manual_seed(0)
-    p = torch.randn(16, 8)
-    assert nt_xent(p, p + 0.01 * torch.randn(16, 8), 0.2) < nt_xent(p, torch.randn(16, 8), 0.2)
+    p, q = torch.randn(16, 8), torch.randn(16, 8)
+    assert nt_xent(p, p + 0.01 * torch.randn(16, 8), temperature=0.2) < nt_xent(p, q, temperature=0.2)
+    # Two views: cross-entropy of each view against its partner, as SimCLR writes it.
+    z = torch.nn.functional.normalize(torch.cat([p, q]), dim=1)
+    logits = (z @ z.T / 0.2).fill_diagonal_(float("-inf"))
+    partner = torch.cat([torch.arange(16, 32), torch.arange(0, 16)])
+    expected = torch.nn.functional.cross_entropy(logits, partner)
+    assert torch.allclose(nt_xent(p, q, temperature=0.2), expected, atol=1e-5)
+    assert nt_xent(p, p, p, temperature=0.2) < nt_xent(p, q, torch.randn(16, 8), temperature=0.2)
 
 
 def test_early_stopping_waits_patience_epochs_after_the_best():
@@ -57,6 +64,17 @@ def test_early_stopping_waits_patience_epochs_after_the_best():
     # 3.99995 is not better by min_delta, so epoch 4 does not reset the count.
     assert decisions == [(True, False), (True, False), (False, False), (False, True), (False, True)]
     assert stopper.best_epoch == 2
+
+
+def test_the_time_budget_plans_epochs_and_only_ever_shortens_the_plan():
+    cfg = TrainConfig(epochs=100, time_budget_s=100.0)
+    assert epochs_that_fit(TrainConfig(epochs=7, time_budget_s=None), 1, 50.0, None) == 7
+    planned = epochs_that_fit(cfg, 1, 10.0, None)  # the first epoch took 10 s
+    assert planned == 10
+    assert epochs_that_fit(cfg, 5, 60.0, planned) == 8  # slower than planned: end sooner
+    assert epochs_that_fit(cfg, 5, 30.0, planned) == 10  # faster: never longer
+    assert epochs_that_fit(cfg, 9, 200.0, planned) == 9  # never fewer than already run
+    assert epochs_that_fit(TrainConfig(epochs=4, time_budget_s=100.0), 1, 1.0, None) == 4
 
 
 def test_training_keeps_the_best_epoch_and_records_every_epoch():
