@@ -19,7 +19,7 @@ from conftest import run_cli
 NOISE = "planted/noise.png"
 EXACT_ORIGINAL, EXACT_COPY = "cifar10-animals-mini/cat/0001.jpg", "planted/copy-of-cat-0001.jpg"
 PNG_ORIGINAL, PNG_COPY = "cifar10-animals-mini/dog/0002.jpg", "planted/dog-0002.png"
-JPEG_ORIGINAL, JPEG_COPY = "cifar10-animals-mini/horse/0003.jpg", "planted/horse-0003-q60.jpg"
+JPEG_ORIGINAL, JPEG_COPY = "cifar10-animals-mini/horse/0003.jpg", "planted/horse-0003-q85.jpg"
 GRID_ROW_PX = 96 + 14 + 4  # encoder.plots.image_grid: cell, caption, padding
 
 
@@ -44,7 +44,7 @@ def planted_home(loaded_home, tmp_path_factory, mini_images) -> Path:
         NOISE: encoded(noise, "PNG"),
         EXACT_COPY: mini_images[EXACT_ORIGINAL],
         PNG_COPY: encoded(Image.open(io.BytesIO(mini_images[PNG_ORIGINAL])), "PNG"),
-        JPEG_COPY: encoded(Image.open(io.BytesIO(mini_images[JPEG_ORIGINAL])), "JPEG", quality=60),
+        JPEG_COPY: encoded(Image.open(io.BytesIO(mini_images[JPEG_ORIGINAL])), "JPEG", quality=85),
     }
     assert planted[JPEG_COPY] != mini_images[JPEG_ORIGINAL]
     archive = folder / "planted.zip"
