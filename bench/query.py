@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import tempfile
 import time
 import zipfile
@@ -24,14 +25,16 @@ from pathlib import Path
 
 import torch
 
-from ingest import store
-from ingest.images import decode
-from ingest.pipeline import LoadOptions, load
-from ingest.search import Index
-from ingest.settings import DEFAULT_COLLECTION, Settings
-from ui.resources import PAGE_TORCH_THREADS
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project's `ingest` package, not bench/ingest.py beside this file
+
+from ingest import store  # noqa: E402
+from ingest.images import decode  # noqa: E402
+from ingest.pipeline import LoadOptions, load  # noqa: E402
+from ingest.search import Index  # noqa: E402
+from ingest.settings import DEFAULT_COLLECTION, Settings  # noqa: E402
+from ui.resources import PAGE_TORCH_THREADS  # noqa: E402
+
 BIG_ZIP = ROOT.parent / "shared" / "datasets" / "cifar10-animals.zip"
 SAMPLE_ZIP = ROOT / "examples" / "animals-mini.zip"
 
