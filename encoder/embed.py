@@ -1,5 +1,10 @@
 """Turning images into vectors with a trained checkpoint: the one way ingest, search and the
-page all embed, so a query and the collection it searches are always treated alike."""
+page all embed, so a query and the collection it searches are always treated alike.
+
+Inference runs in bfloat16 where the hardware has it natively (as training does): 2.4x faster
+on 2 AVX512-BF16 cores, with vectors within cosine 0.9997 of float32's and the same P@10
+(README, "Speed and memory"). On the same machine one image always gives one vector.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +18,28 @@ from torch.nn import functional as F
 from encoder import checkpoint as ckpt
 from encoder.model import Autoencoder
 from encoder.transforms import fixed_transform, to_float
-from encoder.train import pick_device
+from encoder.train import bf16_is_fast, pick_device
 
 
 def mirror_averaged(model: Autoencoder, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """The latent of x averaged with that of its mirror image: a left-facing and a
     right-facing cat get one vector, as training (random flips) meant them to."""
-    return (z + model.encoder(torch.flip(x, dims=[3]))) / 2
+    return (z.float() + model.encoder(torch.flip(x, dims=[3])).float()) / 2
+
+
+def inference_autocast(device: torch.device, enabled: bool | None = None) -> torch.autocast:
+    """A fresh context each time: an autocast object keeps state while entered, and the page
+    embeds from several threads."""
+    on = bf16_is_fast(device) if enabled is None else enabled
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
 
 @torch.inference_mode()
 def latents(model: Autoencoder, batch: torch.Tensor, device: torch.device, flip_average: bool = False) -> torch.Tensor:
     x = to_float(batch.to(device))
-    z = model.encoder(x)
-    return (mirror_averaged(model, x, z) if flip_average else z).float()
+    with inference_autocast(device):
+        z = model.encoder(x)
+        return (mirror_averaged(model, x, z) if flip_average else z).float()
 
 
 class Embedder:
@@ -35,6 +48,7 @@ class Embedder:
         self.device = device or pick_device()
         self.model = checkpoint.build_model().to(self.device).to(memory_format=torch.channels_last)
         self.mean = checkpoint.embedding_mean.to(self.device)
+        self.bf16 = bf16_is_fast(self.device)
 
     @classmethod
     def from_file(cls, path: Path, device: torch.device | None = None) -> "Embedder":
@@ -60,9 +74,10 @@ class Embedder:
         component, and cosine between centred vectors ranks by what differs between photos.
         """
         x = to_float(batch.to(self.device))
-        z, recon = self.model(x)
-        if self.checkpoint.embedding_flip_average:
-            z = mirror_averaged(self.model, x, z)
+        with inference_autocast(self.device, self.bf16):
+            z, recon = self.model(x)
+            if self.checkpoint.embedding_flip_average:
+                z = mirror_averaged(self.model, x, z)
         vectors = F.normalize(z.float() - self.mean, dim=1)
         errors = ((recon.float() - x) ** 2).mean(dim=(1, 2, 3))
         return vectors.cpu().numpy(), errors.cpu().numpy()
@@ -70,7 +85,8 @@ class Embedder:
     @torch.inference_mode()
     def reconstruct(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 [B, 3, S, S] -> the decoder's uint8 reconstructions."""
-        _, recon = self.model(to_float(batch.to(self.device)))
+        with inference_autocast(self.device, self.bf16):
+            _, recon = self.model(to_float(batch.to(self.device)))
         return (recon.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 
     def embed_images(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:

@@ -69,7 +69,7 @@ def user_errors(command):
 def load(
     path: Annotated[Path, typer.Argument(help="A .zip of images, or a folder of them.")],
     collection: CollectionOpt = DEFAULT_COLLECTION,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Train exactly N epochs (default: as many as fit in 8 minutes, at most 100; stops early on a plateau).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Train exactly N epochs (default: as many as fit in 9 minutes, at most 100; stops early on a plateau).")] = None,
     retrain: Annotated[bool, typer.Option(help="Train a new model on PATH and re-embed the whole collection with it.")] = False,
     model: Annotated[Optional[str], typer.Option(help="Fill a new collection with this trained model (an id from `ingest info`) instead of training one.")] = None,
     image_size: Annotated[int, typer.Option(help="Model input side in pixels when training (power of two).")] = 32,

@@ -13,6 +13,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,16 +25,16 @@ from encoder.model import ModelConfig
 from encoder.train import MIN_TRAIN_IMAGES, TrainConfig
 from encoder.transforms import TransformSpec, fixed_transform
 from ingest import store
+from ingest.batches import carry_over, write_batches
 from ingest.errors import UserError
 from ingest.images import DecodedImage, ImageRejected, decode
 from ingest.media import THUMBNAIL_SIDE, MediaStore
 from ingest.progress import progress_bar
 from ingest.reader import RawFile, Skipped, Source
 from ingest.settings import DEFAULT_COLLECTION, Settings
-from ingest.writer import Prepared, QdrantWriter
+from ingest.writer import QdrantWriter
 
 MAX_TRAIN_IMAGES = 50_000  # a uniform sample of bigger collections trains the model
-BATCH = 256
 LOCK_WAIT_S = 60.0
 
 
@@ -120,53 +121,81 @@ def load(
     started = time.perf_counter()
     source = Source(path)  # a wrong path fails here, before anything is written
     skip = SkipLog(on_skip)
-    current = peek(settings, options.collection, notify)
-    model = choose_model(source, settings, options, current, skip)
+    waiting = f"waiting up to {LOCK_WAIT_S:.0f}s for the embedded store, held by another process (the page?)"
+
+    def opened():
+        return store.open_store(settings, wait_s=LOCK_WAIT_S, on_wait=lambda: notify(waiting))
+
+    # Opening an embedded store loads all of it, so a load that needs no training opens it
+    # once; one that trains lets go of it meanwhile, so that the page keeps working.
+    if not (settings.embedded and not settings.qdrant_path.exists()):  # never create it just to look
+        with opened() as client:
+            model = existing_model(settings, options, store.state(client, options.collection))
+            if model:
+                return fill(client, source, model, options, settings, skip, started, notify)
+    model = existing_model(settings, options, None) or train_model(source, settings, options, skip)
+    with opened() as client:
+        return fill(client, source, model, options, settings, skip, started, notify)
+
+
+def fill(
+    client, source: Source, model: ModelChoice, options: LoadOptions, settings: Settings, skip: SkipLog, started: float, notify
+) -> LoadReport:
+    """Embed every image of `source` with `model` into the collection, through `client`."""
+    embedder = Embedder.from_file(model.path)
+    media = MediaStore(settings.media_dir)
     # A model trained here already read every file once and reported the bad ones.
     on_skip_second_pass = (lambda _: None) if model.trained else skip
-    checkpoint_path, trained, train_seconds = model.path, model.trained, model.train_seconds
-    embedder = Embedder.from_file(checkpoint_path)
-    media = MediaStore(settings.media_dir)
-
-    waiting = f"waiting up to {LOCK_WAIT_S:.0f}s for the embedded store, held by another process (the page?)"
-    with store.open_store(settings, wait_s=LOCK_WAIT_S, on_wait=lambda: notify(waiting)) as client:
-        old = store.state(client, options.collection)
-        if old and old.model_id not in (None, embedder.model_id) and not options.retrain:
-            raise UserError(f"collection {options.collection!r} was filled by model {old.model_id}, not {embedder.model_id}: use --retrain to rebuild it")
-        physical = store.create(
-            client, settings, options.collection, embedder.model_id, embedder.dim,
-            options.shards, options.replicas, options.write_consistency,
-            like=old.physical if old else None,
+    old = store.state(client, options.collection)
+    if old and old.model_id not in (None, embedder.model_id) and not options.retrain:
+        raise UserError(f"collection {options.collection!r} was filled by model {old.model_id}, not {embedder.model_id}: use --retrain to rebuild it")
+    physical = store.create(
+        client, settings, options.collection, embedder.model_id, embedder.dim,
+        options.shards, options.replicas, options.write_consistency,
+        like=old.physical if old else None,
+    )
+    if old is None:
+        store.point_alias(client, options.collection, physical)
+    report = LoadReport(options.collection, physical, embedder.model_id, model.trained, skipped=skip.entries, train_seconds=model.train_seconds)
+    writer = QdrantWriter(client, physical, embedder.model_id)
+    try:
+        images = (
+            (_prepare(raw, decoded, source.name), decoded.image)
+            for raw, decoded in good_images(source, on_skip_second_pass, options.show_progress)
         )
-        if old is None:
-            store.point_alias(client, options.collection, physical)
-        report = LoadReport(options.collection, physical, embedder.model_id, trained, skipped=skip.entries, train_seconds=train_seconds)
-        writer = QdrantWriter(client, physical, embedder.model_id)
-        try:
-            images = (
-                (_prepare(raw, decoded, source.name), decoded.image)
-                for raw, decoded in good_images(source, on_skip_second_pass, options.show_progress)
-            )
+        # One core is left to the writer: on 2 cores, embedding on both slows Qdrant's writes
+        # more than it speeds embedding (README, "Speed and memory").
+        with torch_threads(max(1, torch.get_num_threads() - 1)):
             write_batches(images, embedder, media, writer, store_media=True)
             if old and old.physical != physical:
                 report.carried = carry_over(client, old.physical, embedder, media, writer, skip, options.show_progress)
-        finally:
-            counts = writer.close()
-        report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
-        if report.indexed + report.present + report.carried == 0:
-            if old is None:
-                client.delete_collection(physical)  # created in this run, holds nothing
-            raise UserError(no_images_message(source, skip.entries))
-        if old and old.physical != physical:
-            store.point_alias(client, options.collection, physical)
-            if report.carried == client.count(old.physical).count:
-                client.delete_collection(old.physical)
-            else:
-                notify(f"kept the old collection {old.physical}: some of its images have no stored copy")
-            for orphan in store.orphans(client, options.collection, keep={physical, old.physical}):
-                client.delete_collection(orphan)  # left by an earlier, interrupted --retrain
+    finally:
+        counts = writer.close()
+    report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
+    if report.indexed + report.present + report.carried == 0:
+        if old is None:
+            client.delete_collection(physical)  # created in this run, holds nothing
+        raise UserError(no_images_message(source, skip.entries))
+    if old and old.physical != physical:
+        store.point_alias(client, options.collection, physical)
+        if report.carried == client.count(old.physical).count:
+            client.delete_collection(old.physical)
+        else:
+            notify(f"kept the old collection {old.physical}: some of its images have no stored copy")
+        for orphan in store.orphans(client, options.collection, keep={physical, old.physical}):
+            client.delete_collection(orphan)  # left by an earlier, interrupted --retrain
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class SkipLog:
@@ -188,13 +217,17 @@ class ModelChoice:
     train_seconds: float = 0.0
 
 
-def choose_model(source: Source, settings: Settings, options: LoadOptions, current, skip: SkipLog) -> ModelChoice:
-    """The collection's own model; or the one --model names, for a new (or retrained)
-    collection; or else a new one trained on this source."""
+def existing_model(settings: Settings, options: LoadOptions, current: store.CollectionState | None) -> ModelChoice | None:
+    """The collection's own model, or the one --model names for a new (or retrained)
+    collection; None when a new one must be trained on the source."""
     if current is not None and not options.retrain:
         return ModelChoice(model_path(settings, current))
     if options.model_id:
         return ModelChoice(model_path(settings, store.CollectionState(options.collection, "", options.model_id, {})))
+    return None
+
+
+def train_model(source: Source, settings: Settings, options: LoadOptions, skip: SkipLog) -> ModelChoice:
     spec = TransformSpec(image_size=options.image_size)
     images, info = training_images(source, spec, skip, options.show_progress)
     if len(images) == 0:
@@ -209,14 +242,6 @@ def choose_model(source: Source, settings: Settings, options: LoadOptions, curre
     started = time.perf_counter()
     path = fit(images, settings.models_dir, ModelConfig(image_size=options.image_size), train_cfg, info, options.show_progress)
     return ModelChoice(path, trained=True, train_seconds=time.perf_counter() - started)
-
-
-def peek(settings: Settings, collection: str, notify=lambda _: None) -> store.CollectionState | None:
-    """The collection's state, without creating an embedded store that does not exist yet."""
-    if settings.embedded and not settings.qdrant_path.exists():
-        return None
-    with store.open_store(settings, wait_s=LOCK_WAIT_S, on_wait=lambda: notify("waiting for the embedded store")) as client:
-        return store.state(client, collection)
 
 
 def model_path(settings: Settings, state: store.CollectionState) -> Path:
@@ -250,52 +275,3 @@ def _prepare(raw: RawFile, decoded: DecodedImage, source_name: str) -> dict:
         "nbytes": len(raw.data),
         "data": raw.data,
     }
-
-
-def write_batches(items, embedder: Embedder, media: MediaStore, writer: QdrantWriter, store_media: bool) -> int:
-    """items: (fields, RGB image). Embeds in batches; the media file goes down before its point."""
-    count, batch, tensors = 0, [], []
-    for fields, image in items:
-        data = fields.pop("data", None)
-        if store_media:
-            media.put(fields["sha256"], data, image)
-        batch.append(fields)
-        tensors.append(embedder.preprocess(image))
-        if len(batch) == BATCH:
-            count += _flush(batch, tensors, embedder, writer)
-            batch, tensors = [], []
-    if batch:
-        count += _flush(batch, tensors, embedder, writer)
-    return count
-
-
-def _flush(batch: list[dict], tensors: list[torch.Tensor], embedder: Embedder, writer: QdrantWriter) -> int:
-    vectors, errors = embedder.embed(torch.stack(tensors))
-    writer.submit([Prepared(vector=v, recon_error=float(e), **f) for f, v, e in zip(batch, vectors, errors)])
-    return len(batch)
-
-
-def carry_over(client, old_physical: str, embedder: Embedder, media: MediaStore, writer: QdrantWriter, on_skip, show_progress: bool) -> int:
-    """Re-embed every point of the old collection from the media store, keeping its payload."""
-    keys = ("sha256", "path", "source", "label", "width", "height", "format")
-
-    def items():
-        offset = None
-        with progress_bar("re-embedding the collection", client.count(old_physical).count, show_progress) as advance:
-            while True:
-                points, offset = client.scroll(old_physical, limit=BATCH, offset=offset, with_payload=True)
-                for p in points:
-                    advance()
-                    payload = p.payload or {}
-                    try:
-                        image = media.open(payload["sha256"])
-                    except (FileNotFoundError, ImageRejected, KeyError) as exc:
-                        on_skip(Skipped(payload.get("path", str(p.id)), f"kept in the old collection: no stored copy ({exc})"))
-                        continue
-                    fields = {k: payload.get(k) for k in keys}
-                    fields["nbytes"] = payload.get("bytes", 0)
-                    yield fields, image
-                if offset is None:
-                    return
-
-    return write_batches(items(), embedder, media, writer, store_media=False)

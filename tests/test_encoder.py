@@ -66,15 +66,19 @@ def test_early_stopping_waits_patience_epochs_after_the_best():
     assert stopper.best_epoch == 2
 
 
-def test_the_time_budget_plans_epochs_and_only_ever_shortens_the_plan():
+def test_the_time_budget_plans_epochs_grows_the_plan_only_early_and_never_overruns():
     cfg = TrainConfig(epochs=100, time_budget_s=100.0)
-    assert epochs_that_fit(TrainConfig(epochs=7, time_budget_s=None), 1, 50.0, None) == 7
-    planned = epochs_that_fit(cfg, 1, 10.0, None)  # the first epoch took 10 s
+    assert epochs_that_fit(TrainConfig(epochs=7, time_budget_s=None), [50.0], None) == 7
+    planned = epochs_that_fit(cfg, [10.0], None)  # the first epoch took 10 s
     assert planned == 10
-    assert epochs_that_fit(cfg, 5, 60.0, planned) == 8  # slower than planned: end sooner
-    assert epochs_that_fit(cfg, 5, 30.0, planned) == 10  # faster: never longer
-    assert epochs_that_fit(cfg, 9, 200.0, planned) == 9  # never fewer than already run
-    assert epochs_that_fit(TrainConfig(epochs=4, time_budget_s=100.0), 1, 1.0, None) == 4
+    planned = epochs_that_fit(cfg, [10.0, 8.0], planned)  # warmed up: 82 s left at 8 s each
+    assert planned == 12
+    warm = [10.0, 8.0, 8.0, 8.0]
+    assert epochs_that_fit(cfg, warm + [20.0], planned) == 9  # slower than planned: end sooner
+    assert epochs_that_fit(cfg, warm + [4.0], planned) == 12  # faster, but past the early epochs: never longer
+    assert epochs_that_fit(cfg, [10.0] * 12, planned) == 12  # never fewer than already run
+    assert epochs_that_fit(TrainConfig(epochs=4, time_budget_s=100.0), [1.0], None) == 4
+    assert epochs_that_fit(cfg, [13.0, 11.5, 11.5], None) == 8  # 36 s + 5 x 11.5 s: one more would overrun
 
 
 def test_training_keeps_the_best_epoch_and_records_every_epoch():
@@ -109,6 +113,22 @@ def test_a_checkpoint_rebuilds_the_model_alone_and_refuses_tampering(tmp_path):
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ckpt.CheckpointError):
         ckpt.load(tmp_path / "garbage.pt")
+
+
+def test_bfloat16_embeddings_match_float32_and_repeat_exactly(tmp_path):
+    """Embedding runs in bfloat16 where the hardware has it; forced here on either path."""
+    images = tiny_images()
+    path = fit(images, tmp_path, ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
+               TrainConfig(epochs=2, batch_size=16), {"source": "test"}, show_progress=False)
+    embedder = Embedder.from_file(path)
+    embedder.bf16 = False
+    exact, exact_errors = embedder.embed(images)
+    embedder.bf16 = True
+    fast, fast_errors = embedder.embed(images)
+    assert np.array_equal(fast, embedder.embed(images)[0])
+    assert not np.array_equal(fast, exact)  # it did run in bfloat16
+    assert (fast * exact).sum(axis=1).min() > 0.99  # unit vectors: this is their cosine
+    assert np.allclose(fast_errors, exact_errors, rtol=0.05)
 
 
 def test_model_config_rejects_sizes_it_cannot_build():
