@@ -27,17 +27,16 @@ def mirror_averaged(model: Autoencoder, x: torch.Tensor, z: torch.Tensor) -> tor
     return (z.float() + model.encoder(torch.flip(x, dims=[3])).float()) / 2
 
 
-def inference_autocast(device: torch.device, enabled: bool | None = None) -> torch.autocast:
+def inference_autocast(device: torch.device, bf16: bool) -> torch.autocast:
     """A fresh context each time: an autocast object keeps state while entered, and the page
     embeds from several threads."""
-    on = bf16_is_fast(device) if enabled is None else enabled
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 @torch.inference_mode()
 def latents(model: Autoencoder, batch: torch.Tensor, device: torch.device, flip_average: bool = False) -> torch.Tensor:
     x = to_float(batch.to(device))
-    with inference_autocast(device):
+    with inference_autocast(device, bf16_is_fast(device)):
         z = model.encoder(x)
         return (mirror_averaged(model, x, z) if flip_average else z).float()
 

@@ -128,7 +128,8 @@ def load(
 
     # Opening an embedded store loads all of it, so a load that needs no training opens it
     # once; one that trains lets go of it meanwhile, so that the page keeps working.
-    if not (settings.embedded and not settings.qdrant_path.exists()):  # never create it just to look
+    store_exists = not settings.embedded or settings.qdrant_path.exists()
+    if store_exists:  # an embedded store is never created just to look into it
         with opened() as client:
             model = existing_model(settings, options, store.state(client, options.collection))
             if model:
