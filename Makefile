@@ -37,7 +37,7 @@ test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/load_speed.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/quality.py
 

@@ -76,20 +76,27 @@ def read_zip(path: Path, size: int) -> tuple[torch.Tensor, list[str]]:
 def precision_through_qdrant(vectors: np.ndarray, labels: list[str], k: int = 10) -> dict:
     """The vectors and labels as a Qdrant collection, scored by `ingest evaluate`."""
     client = QdrantClient(":memory:")
-    client.create_collection("bench", vectors_config=models.VectorParams(size=vectors.shape[1], distance=models.Distance.COSINE))
+    client.create_collection(
+        "bench", vectors_config=models.VectorParams(size=vectors.shape[1], distance=models.Distance.COSINE)
+    )
     for i in range(0, len(vectors), 1000):
-        client.upload_points("bench", [
-            models.PointStruct(id=j, vector=vectors[j].tolist(), payload={"label": labels[j]})
-            for j in range(i, min(i + 1000, len(vectors)))
-        ])
+        client.upload_points(
+            "bench",
+            [
+                models.PointStruct(id=j, vector=vectors[j].tolist(), payload={"label": labels[j]})
+                for j in range(i, min(i + 1000, len(vectors)))
+            ],
+        )
     result = evaluate(client, CollectionState("bench", "bench", None, {}), k, show_progress=False)
     return {"precision_at_10": round(result["precision_at_k"], 4), "map_at_10": round(result["map_at_k"], 4)}
 
 
 def all_latents(model, images: torch.Tensor, device, flip_average: bool = True) -> np.ndarray:
-    return torch.cat([
-        latents(model, images[i : i + 512], device, flip_average) for i in range(0, len(images), 512)
-    ]).cpu().numpy()
+    return (
+        torch.cat([latents(model, images[i : i + 512], device, flip_average) for i in range(0, len(images), 512)])
+        .cpu()
+        .numpy()
+    )
 
 
 def centred(z: np.ndarray, train_indices: torch.Tensor) -> np.ndarray:
@@ -154,7 +161,10 @@ def run_variant(name: str, zip_path: Path, images_by_size: dict, labels: list[st
 
 def raw_pixels(images: torch.Tensor, labels: list[str]) -> dict:
     flat = images.reshape(len(images), -1).float().numpy()
-    return {"what": "raw pixels (3,072 values), mean-centred: no model", **precision_through_qdrant(flat - flat.mean(0), labels)}
+    return {
+        "what": "raw pixels (3,072 values), mean-centred: no model",
+        **precision_through_qdrant(flat - flat.mean(0), labels),
+    }
 
 
 if __name__ == "__main__":
@@ -166,8 +176,13 @@ if __name__ == "__main__":
     device = pick_device()
     images, labels = read_zip(args.zip, ModelConfig().image_size)
     images_by_size = {ModelConfig().image_size: images}
-    results = {"zip": str(args.zip), "images": len(labels), "device": device.type, "budget_s": args.budget_s,
-               "raw_pixels": raw_pixels(images, labels)}
+    results = {
+        "zip": str(args.zip),
+        "images": len(labels),
+        "device": device.type,
+        "budget_s": args.budget_s,
+        "raw_pixels": raw_pixels(images, labels),
+    }
     for name in args.variants.split(","):
         results[name] = run_variant(name, args.zip, images_by_size, labels, args.budget_s, device)
     print(json.dumps(results, indent=2))

@@ -26,12 +26,12 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the project's `ingest` package, not bench/ingest.py beside this file
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
 
 from ingest import store  # noqa: E402
 from ingest.images import decode  # noqa: E402
-from ingest.pipeline import LoadOptions, load  # noqa: E402
-from ingest.search import Index  # noqa: E402
+from ingest.load.pipeline import LoadOptions, load  # noqa: E402
+from ingest.query.search import Index  # noqa: E402
 from ingest.settings import DEFAULT_COLLECTION, Settings  # noqa: E402
 from ui.resources import PAGE_TORCH_THREADS  # noqa: E402
 
@@ -89,15 +89,23 @@ def measure(index: Index, images: list, k: int, threads: int) -> dict:
         "search": percentiles(timed(lambda im=im: index.by_image(im, k) for im in images)),
         "embed_only": percentiles(timed(lambda im=im: index.embed(im) for im in images)),
         "qdrant_only": percentiles(timed(lambda v=v: index.by_vector(v, k) for v in vectors)),
-        "search_with_label_filter": percentiles(timed(lambda im=im: index.by_image(im, k, label) for im in images[:50])),
+        "search_with_label_filter": percentiles(
+            timed(lambda im=im: index.by_image(im, k, label) for im in images[:50])
+        ),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--home", type=Path, default=os.environ.get("CBIR_BENCH_HOME"),
-                        help="a data directory whose collection to query (default: fill a temporary one)")
-    parser.add_argument("--zip", type=Path, default=BIG_ZIP, help="the 6,000-image zip (fills the store, gives the queries)")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=os.environ.get("CBIR_BENCH_HOME"),
+        help="a data directory whose collection to query (default: fill a temporary one)",
+    )
+    parser.add_argument(
+        "--zip", type=Path, default=BIG_ZIP, help="the 6,000-image zip (fills the store, gives the queries)"
+    )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=10)
     args = parser.parse_args()
@@ -110,9 +118,9 @@ def main() -> None:
             report.update(fill(home, args.zip))
         settings = Settings(home)
         started = time.perf_counter()
-        with store.open_store(settings) as client:
+        with store.open_store(settings) as db:
             report["open_store_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            index = Index.open(client, settings, DEFAULT_COLLECTION)
+            index = Index.open(db, settings, DEFAULT_COLLECTION)
             report["points"] = index.count()
             images = query_images(args.zip, args.queries)
             report["k"] = args.k

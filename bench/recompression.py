@@ -22,13 +22,13 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the project's `ingest` package, not bench/ingest.py beside this file
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
 
 from encoder.embed import Embedder  # noqa: E402
 from ingest import store  # noqa: E402
 from ingest.images import decode  # noqa: E402
-from ingest.pipeline import model_path  # noqa: E402
 from ingest.settings import DEFAULT_COLLECTION, Settings  # noqa: E402
+from ingest.store import collections as cols  # noqa: E402
 
 DEFAULT_ZIP = ROOT.parent / "shared" / "datasets" / "cifar10-animals.zip"
 QUALITIES = (90, 75, 60)
@@ -52,8 +52,8 @@ def main() -> None:
     parser.add_argument("--collection", default=DEFAULT_COLLECTION)
     args = parser.parse_args()
     settings = Settings(args.home)
-    with store.open_store(settings) as client:
-        embedder = Embedder.from_file(model_path(settings, store.require(client, settings, args.collection)))
+    with store.open_store(settings) as db:
+        embedder = Embedder.from_file(cols.checkpoint_path(settings, cols.require(db, args.collection)))
     with zipfile.ZipFile(args.zip) as zf:
         originals = [decode(zf.read(i)).image for i in zf.infolist() if not i.is_dir()]
     vectors = embed_all(embedder, originals)
@@ -69,17 +69,22 @@ def main() -> None:
             "min": round(float(cosine.min()), 4),
             "share_above_threshold": round(float((cosine > THRESHOLD).mean()), 4),
         }
-    print(json.dumps({
-        "zip": str(args.zip),
-        "photos": len(originals),
-        "model_id": embedder.model_id,
-        "threshold": THRESHOLD,
-        "copy_vs_original": copies,
-        "distinct_photos": {
-            "nearest_other_median": round(float(np.median(nearest_other)), 4),
-            "share_with_a_neighbour_above_threshold": round(float((nearest_other > THRESHOLD).mean()), 4),
-        },
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "zip": str(args.zip),
+                "photos": len(originals),
+                "model_id": embedder.model_id,
+                "threshold": THRESHOLD,
+                "copy_vs_original": copies,
+                "distinct_photos": {
+                    "nearest_other_median": round(float(np.median(nearest_other)), 4),
+                    "share_with_a_neighbour_above_threshold": round(float((nearest_other > THRESHOLD).mean()), 4),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

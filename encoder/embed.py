@@ -16,9 +16,9 @@ from PIL import Image
 from torch.nn import functional as F
 
 from encoder import checkpoint as ckpt
+from encoder.device import autocast, bf16_is_fast, pick_device
 from encoder.model import Autoencoder
 from encoder.transforms import fixed_transform, to_float
-from encoder.train import bf16_is_fast, pick_device
 
 
 def mirror_averaged(model: Autoencoder, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -27,16 +27,10 @@ def mirror_averaged(model: Autoencoder, x: torch.Tensor, z: torch.Tensor) -> tor
     return (z.float() + model.encoder(torch.flip(x, dims=[3])).float()) / 2
 
 
-def inference_autocast(device: torch.device, bf16: bool) -> torch.autocast:
-    """A fresh context each time: an autocast object keeps state while entered, and the page
-    embeds from several threads."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
-
-
 @torch.inference_mode()
 def latents(model: Autoencoder, batch: torch.Tensor, device: torch.device, flip_average: bool = False) -> torch.Tensor:
     x = to_float(batch.to(device))
-    with inference_autocast(device, bf16_is_fast(device)):
+    with autocast(device, bf16_is_fast(device)):
         z = model.encoder(x)
         return (mirror_averaged(model, x, z) if flip_average else z).float()
 
@@ -50,7 +44,7 @@ class Embedder:
         self.bf16 = bf16_is_fast(self.device)
 
     @classmethod
-    def from_file(cls, path: Path, device: torch.device | None = None) -> "Embedder":
+    def from_file(cls, path: Path, device: torch.device | None = None) -> Embedder:
         return cls(ckpt.load(path), device)
 
     @property
@@ -73,7 +67,7 @@ class Embedder:
         component, and cosine between centred vectors ranks by what differs between photos.
         """
         x = to_float(batch.to(self.device))
-        with inference_autocast(self.device, self.bf16):
+        with autocast(self.device, self.bf16):
             z, recon = self.model(x)
             if self.checkpoint.embedding_flip_average:
                 z = mirror_averaged(self.model, x, z)
@@ -84,7 +78,7 @@ class Embedder:
     @torch.inference_mode()
     def reconstruct(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 [B, 3, S, S] -> the decoder's uint8 reconstructions."""
-        with inference_autocast(self.device, self.bf16):
+        with autocast(self.device, self.bf16):
             _, recon = self.model(to_float(batch.to(self.device)))
         return (recon.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 

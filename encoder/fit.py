@@ -8,10 +8,11 @@ from pathlib import Path
 import torch
 
 from encoder import checkpoint as ckpt
+from encoder.device import pick_device
 from encoder.embed import Embedder, latents
 from encoder.model import ModelConfig
 from encoder.plots import save_reconstructions, save_training_plot
-from encoder.train import TrainConfig, pick_device, train
+from encoder.train import ProgressFactory, TrainConfig, quiet, train
 from encoder.transforms import TransformSpec
 
 CHECKPOINT_NAME = "model.pt"
@@ -25,12 +26,12 @@ def fit(
     model_cfg: ModelConfig,
     train_cfg: TrainConfig,
     data_info: dict,
-    show_progress: bool = True,
+    progress: ProgressFactory | None = None,
     flip_average: bool = True,
 ) -> Path:
     """images: uint8 [N, 3, S, S] through the fixed transform. Returns the checkpoint's path."""
     device = pick_device()
-    result = train(images, model_cfg, train_cfg, device=device, show_progress=show_progress)
+    result = train(images, model_cfg, train_cfg, device=device, progress=progress or quiet)
     model = result.model.to(device)
     train_latents = torch.cat([latents(model, b, device, flip_average) for b in _batches(images[result.train_indices])])
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

@@ -24,9 +24,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         stages = math.log2(self.image_size / self.bottleneck_side)
         if self.image_size < 8 or stages != int(stages):
-            raise ValueError(
-                f"image_size must be a power of two >= 8 (got {self.image_size})"
-            )
+            raise ValueError(f"image_size must be a power of two >= 8 (got {self.image_size})")
         if self.pooling not in ("flatten", "avg"):
             raise ValueError(f"pooling must be 'flatten' or 'avg' (got {self.pooling!r})")
 

@@ -17,14 +17,15 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.nn import functional as F
 
+from encoder.device import autocast, bf16_is_fast, pick_device
 from encoder.model import Autoencoder, ModelConfig
 from encoder.transforms import AugmentConfig, BatchAugment, to_float
 
@@ -34,6 +35,25 @@ PLAN_GROWS_UNTIL = 3  # epochs; see epochs_that_fit
 
 class NotEnoughImages(ValueError):
     pass
+
+
+# How training shows its progress, given by the caller (the CLI draws bars; a benchmark stays
+# quiet): progress(description, steps) is a context for one epoch, whose value has
+# advance(description=...) after each step and finish(description) at the end.
+ProgressFactory = Callable[[str, int], AbstractContextManager[Any]]
+
+
+class _Quiet:
+    def advance(self, steps: int = 1, description: str | None = None) -> None:
+        pass
+
+    def finish(self, description: str) -> None:
+        pass
+
+
+@contextmanager
+def quiet(description: str, steps: int) -> Iterator[_Quiet]:
+    yield _Quiet()
 
 
 @dataclass(frozen=True)
@@ -120,21 +140,6 @@ def epochs_that_fit(cfg: TrainConfig, epoch_seconds: list[float], planned: int |
     return fits if planned is None or done <= PLAN_GROWS_UNTIL else min(planned, fits)
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """bfloat16 pays on GPUs and on CPUs with native support (AVX512-BF16, AMX): 1.5x faster
-    training steps measured on 2 such cores. Elsewhere it is emulated, and slower."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a build without oneDNN
-        return False
-
-
 def nt_xent(*views: torch.Tensor, temperature: float) -> torch.Tensor:
     """NT-Xent over V views of the same B images ([B, d] each): every view must pick out the
     other views of its image among the V*B - 1 others. With two views it is SimCLR's loss;
@@ -182,7 +187,7 @@ class _Run:
         self.batch = min(cfg.batch_size, max(32, len(self.train_idx) // 8), len(self.train_idx))
         self.steps_per_epoch = len(self.train_idx) // self.batch  # no ragged batch: BatchNorm needs > 1
         self.schedule = WarmupCosine(cfg.learning_rate, self.steps_per_epoch, cfg.epochs)
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and bf16_is_fast(device))
+        self.autocast = autocast(device, cfg.bf16 and bf16_is_fast(device))
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.augment = BatchAugment(cfg.augment, self.gen)
         self.step = 0
@@ -229,7 +234,7 @@ def train(
     model_cfg: ModelConfig,
     cfg: TrainConfig,
     device: torch.device | None = None,
-    show_progress: bool = True,
+    progress: ProgressFactory = quiet,
     on_epoch: Callable[[dict, Autoencoder], None] | None = None,
 ) -> TrainResult:
     """images: uint8 [N, 3, S, S], already through the fixed transform. on_epoch(record, model)
@@ -242,43 +247,39 @@ def train(
     started, stopped_early = time.perf_counter(), False
     epoch_seconds: list[float] = []
     planned = cfg.epochs if cfg.time_budget_s is None else None  # known after the first epoch
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # stderr: stdout stays clean for the CLI's --json output.
-    with Progress(*columns, console=Console(stderr=True), disable=not show_progress) as bar:
-        epoch = 0
-        while epoch < (planned or 1):
-            epoch += 1
-            epoch_start = time.perf_counter()
-            title = f"epoch {epoch}/{planned}" if planned else f"epoch {epoch} (timing it)"
-            task = bar.add_task(title, total=run.steps_per_epoch)
-            losses = run.train_epoch(lambda mean: bar.update(task, advance=1, description=f"{title}  loss {mean:.4f}"))
+    epoch = 0
+    while epoch < (planned or 1):
+        epoch += 1
+        epoch_start = time.perf_counter()
+        title = f"epoch {epoch}/{planned}" if planned else f"epoch {epoch} (timing it)"
+        with progress(title, run.steps_per_epoch) as bar:
+            losses = run.train_epoch(lambda mean: bar.advance(description=f"{title}  loss {mean:.4f}"))
             val = run.validation_losses()
             epoch_seconds.append(time.perf_counter() - epoch_start)
             planned = epochs_that_fit(cfg, epoch_seconds, planned)
             run.schedule.epochs = planned
-            record = {
-                "epoch": epoch,
-                "train_loss": losses[0],
-                "train_recon": losses[1],
-                "train_contrastive": losses[2],
-                "val_loss": val[0] if val else None,
-                "val_recon": val[1] if val else None,
-                "val_contrastive": val[2] if val else None,
-                "lr": run.schedule.lr(run.step - 1),
-                "seconds": epoch_seconds[-1],
-            }
-            history.append(record)
-            if on_epoch:
-                measuring = time.perf_counter()
-                on_epoch(record, run.model)
-                started += time.perf_counter() - measuring  # the budget is for training, not for the caller
-            shown = f"epoch {epoch}/{planned}  loss {losses[0]:.4f}" + (f"  val {val[0]:.4f}" if val else "")
-            bar.update(task, description=shown)
-            if stopper.update(epoch, val[0] if val else losses[0]):
-                best_state = copy.deepcopy(run.model.state_dict())
-            elif stopper.should_stop(epoch):
-                stopped_early = True
-                break
+            bar.finish(f"epoch {epoch}/{planned}  loss {losses[0]:.4f}" + (f"  val {val[0]:.4f}" if val else ""))
+        record = {
+            "epoch": epoch,
+            "train_loss": losses[0],
+            "train_recon": losses[1],
+            "train_contrastive": losses[2],
+            "val_loss": val[0] if val else None,
+            "val_recon": val[1] if val else None,
+            "val_contrastive": val[2] if val else None,
+            "lr": run.schedule.lr(run.step - 1),
+            "seconds": epoch_seconds[-1],
+        }
+        history.append(record)
+        if on_epoch:
+            measuring = time.perf_counter()
+            on_epoch(record, run.model)
+            started += time.perf_counter() - measuring  # the budget is for training, not for the caller
+        if stopper.update(epoch, val[0] if val else losses[0]):
+            best_state = copy.deepcopy(run.model.state_dict())
+        elif stopper.should_stop(epoch):
+            stopped_early = True
+            break
     run.model.load_state_dict(best_state)
     return TrainResult(
         model=run.model.eval().cpu(),

@@ -79,7 +79,9 @@ class BatchAugment:
     def _bernoulli(self, n: int, p: float, device: torch.device) -> torch.Tensor:
         return (torch.rand(n, generator=self.gen) < p).to(device)
 
-    def __call__(self, x: torch.Tensor, side: int | None = None, crop_scale: tuple[float, float] | None = None) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, side: int | None = None, crop_scale: tuple[float, float] | None = None
+    ) -> torch.Tensor:
         """x: float [B, 3, S, S] in [0, 1] -> an augmented copy, side x side (default S)."""
         x = self._crop_and_flip(x, side or x.shape[-1], crop_scale or self.cfg.crop_scale)
         x = self._jitter(x)
@@ -126,9 +128,7 @@ class BatchAugment:
     @staticmethod
     def _hue_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """Rotate chroma in YIQ space by shift * 360 degrees: a hue change without HSV's branches."""
-        to_yiq = torch.tensor(
-            [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], device=x.device
-        )
+        to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], device=x.device)
         to_rgb = torch.linalg.inv(to_yiq)
         cos, sin = torch.cos(shift * 2 * math.pi), torch.sin(shift * 2 * math.pi)
         rot = torch.zeros(len(x), 3, 3, device=x.device)

@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
+
+from ingest.settings import Settings
+from ingest.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MINI = ROOT.parent / "shared" / "datasets" / "cifar10-animals-mini.zip"
@@ -80,10 +82,7 @@ def mini_images(tmp_path_factory, mini_zip) -> dict[str, bytes]:
 
 
 @contextmanager
-def qdrant_at(home: Path) -> Iterator[QdrantClient]:
+def store_at(home: Path) -> Iterator[Store]:
     """The embedded store of a data directory, closed (and its lock released) afterwards."""
-    client = QdrantClient(path=str(home / "qdrant"))
-    try:
-        yield client
-    finally:
-        client.close()
+    with open_store(Settings(home), wait_s=30) as store:
+        yield store

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import qdrant_at, run_cli
+from conftest import run_cli, store_at
 from images_for_tests import UNSAFE_REASONS, bad_entries, good_images, write_zip
 
 
@@ -48,8 +48,8 @@ def test_a_zip_with_bad_entries_indexes_exactly_its_good_images(home_copy, tmp_p
     assert not (tmp_path.parent / "cbir-escape-dotdot.png").exists()
 
     facts = json.loads(run_cli(home_copy, "info", "--json").stdout)
-    with qdrant_at(home_copy) as client:
-        points, _ = client.scroll(facts["physical_collection"], limit=1000)
+    with store_at(home_copy) as store:
+        points = list(store.points(facts["physical_collection"]))
     by_path = {p.payload["path"]: p.payload for p in points if p.payload["source"] == "mixed.zip"}
     assert set(by_path) == set(good)
     assert (by_path["modes/rotated.jpg"]["width"], by_path["modes/rotated.jpg"]["height"]) == (20, 40)
@@ -124,7 +124,9 @@ def test_search_and_info_errors(loaded_home, tmp_path):
     text.write_text("not a picture")
     assert_one_line_error(run_cli(loaded_home, "search", str(text)), "not an image")
     assert_one_line_error(run_cli(loaded_home, "search", str(tmp_path / "nope.jpg")), "is not a file")
-    assert_one_line_error(run_cli(loaded_home, "info", "--collection", "zebras"), "no collection 'zebras'", "ingest load")
+    assert_one_line_error(
+        run_cli(loaded_home, "info", "--collection", "zebras"), "no collection 'zebras'", "ingest load"
+    )
     assert_one_line_error(run_cli(loaded_home, "load", "x.zip", "--image-size", "30"), "power of two")
 
 

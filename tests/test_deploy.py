@@ -175,7 +175,9 @@ def test_the_image_is_pinned_runs_as_a_user_and_serves_the_page_on_8501():
 def dockerignored(path: str) -> bool:
     """Whether .dockerignore keeps `path` (or a folder above it) out of the build context.
     Handles the plain patterns that file uses; negations (!) are not used there."""
-    patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")]
+    patterns = [
+        p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
+    ]
     assert not any(p.startswith("!") for p in patterns)
     parts = Path(path).parts
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
@@ -187,15 +189,32 @@ def dockerignored(path: str) -> bool:
 
 
 def test_the_build_context_has_what_the_image_needs_and_nothing_private():
-    needed = ["pyproject.toml", "README.md", "ui/app.py", ".streamlit/config.toml", "ingest/cli.py", "encoder/model.py"]
+    needed = [
+        "pyproject.toml",
+        "README.md",
+        "ui/app.py",
+        ".streamlit/config.toml",
+        "ingest/cli/app.py",
+        "encoder/model.py",
+    ]
     for path in needed:
         assert (ROOT / path).is_file(), f"{path} is missing"
         assert not dockerignored(path), f".dockerignore keeps {path} out of the image"
-    for path in [".git/HEAD", ".venv/bin/python", "cbir-data/models/x/model.pt", "data/CBIR.zip", ".env", "test-artifacts/a.png", "ingest/__pycache__/cli.cpython-311.pyc"]:
+    for path in [
+        ".git/HEAD",
+        ".venv/bin/python",
+        "cbir-data/models/x/model.pt",
+        "data/CBIR.zip",
+        ".env",
+        "test-artifacts/a.png",
+        "ingest/__pycache__/cli.cpython-311.pyc",
+    ]:
         assert dockerignored(path), f"{path} would be sent to the build"
 
 
-docker_compose = shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+docker_compose = (
+    shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+)
 
 
 @pytest.mark.skipif(not docker_compose, reason="no `docker compose` CLI here (it needs no engine for `config`)")
@@ -205,7 +224,11 @@ def test_docker_compose_accepts_the_file_and_passes_the_key_to_both_sides(path, 
     (tmp_path / "empty.env").write_text("")  # not a developer's own .env
     result = subprocess.run(
         ["docker", "compose", "-f", str(path), "--env-file", str(tmp_path / "empty.env"), "config", "--format", "json"],
-        cwd=ROOT, env={**env, "QDRANT_API_KEY": "k3y", "CBIR_UID": "1234"}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**env, "QDRANT_API_KEY": "k3y", "CBIR_UID": "1234"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]

@@ -83,7 +83,9 @@ def test_every_qdrant_node_runs_the_same_health_check():
 @pytest.mark.parametrize("key", ["", "s3cret"])
 def test_the_qdrant_entry_point_unsets_an_empty_key_and_passes_the_arguments_on(key, tmp_path):
     stub = tmp_path / "entrypoint.sh"  # stands in for the image's ./entrypoint.sh
-    stub.write_text('#!/usr/bin/env bash\necho "key=${QDRANT__SERVICE__API_KEY-<unset>}"\nfor a in "$@"; do echo "arg=$a"; done\n')
+    stub.write_text(
+        '#!/usr/bin/env bash\necho "key=${QDRANT__SERVICE__API_KEY-<unset>}"\nfor a in "$@"; do echo "arg=$a"; done\n'
+    )
     stub.chmod(0o755)
     for spec in (compose(MAIN), compose(CLUSTER)):
         for service in qdrant_services(spec).values():
@@ -111,7 +113,9 @@ def test_the_entry_point_refuses_a_data_directory_it_cannot_write(tmp_path):
     assert "chown" in lines[0] and "CBIR_UID" in lines[0]
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to act as uid 1000")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to act as uid 1000"
+)
 def test_the_entry_point_names_the_uid_when_the_data_directory_belongs_to_root():
     """What a bind mount created by the Docker daemon looks like to the app's user: a root
     directory it can enter but not write. A directory of its own, beside it, is fine."""
@@ -123,7 +127,13 @@ def test_the_entry_point_names_the_uid_when_the_data_directory_belongs_to_root()
         (parent / "own").mkdir()
         os.chown(parent / "own", 1000, 1000)
         refused, accepted = (
-            subprocess.run(as_1000, env={"PATH": os.environ["PATH"], "CBIR_HOME": str(parent / name)}, capture_output=True, text=True, timeout=30)
+            subprocess.run(
+                as_1000,
+                env={"PATH": os.environ["PATH"], "CBIR_HOME": str(parent / name)},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             for name in ("root-owned", "own")
         )
     finally:
@@ -138,7 +148,9 @@ def test_the_entry_point_names_the_uid_when_the_data_directory_belongs_to_root()
 
 def test_the_entry_point_runs_the_command_when_the_data_directory_is_writable(tmp_path):
     env = {"PATH": os.environ["PATH"], "CBIR_HOME": str(tmp_path / "cbir-data")}
-    result = subprocess.run([*entrypoint(), "echo", "started", "with args"], env=env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*entrypoint(), "echo", "started", "with args"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "started with args\n" and (tmp_path / "cbir-data").is_dir()
 
@@ -160,7 +172,9 @@ def test_the_image_health_check_passes_against_the_page_the_image_starts(tmp_pat
     env = cli_env(tmp_path / "cbir-data")
     log = tmp_path / "streamlit.log"
     with log.open("w") as out:
-        page = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        page = subprocess.Popen(
+            [sys.executable, "-m", *command], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -175,5 +189,3 @@ def test_the_image_health_check_passes_against_the_page_the_image_starts(tmp_pat
         page.terminate()
         page.wait(timeout=30)
     assert subprocess.run(check, capture_output=True, timeout=30).returncode != 0
-
-

@@ -13,6 +13,7 @@ from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT, fit
 from encoder.model import ModelConfig
 from encoder.train import EarlyStopping, TrainConfig, epochs_that_fit, nt_xent, train
 from encoder.transforms import AugmentConfig, BatchAugment, TransformSpec, fixed_transform, to_float
+
 from images_for_tests import photo
 
 
@@ -83,7 +84,11 @@ def test_the_time_budget_plans_epochs_grows_the_plan_only_early_and_never_overru
 
 def test_training_keeps_the_best_epoch_and_records_every_epoch():
     cfg = TrainConfig(epochs=4, patience=1, batch_size=16)
-    result = train(tiny_images(), ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8), cfg, show_progress=False)
+    result = train(
+        tiny_images(),
+        ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
+        cfg,
+    )
     val = [h["val_loss"] for h in result.history]
     assert result.best_epoch == 1 + val.index(min(val))
     assert len(result.history) == (result.best_epoch + 1 if result.stopped_early else 4)
@@ -93,7 +98,13 @@ def test_training_keeps_the_best_epoch_and_records_every_epoch():
 def test_a_checkpoint_rebuilds_the_model_alone_and_refuses_tampering(tmp_path):
     images = tiny_images()
     cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
-    path = fit(images, tmp_path, cfg, TrainConfig(epochs=2, batch_size=16), {"source": "test"}, show_progress=False)
+    path = fit(
+        images,
+        tmp_path,
+        cfg,
+        TrainConfig(epochs=2, batch_size=16),
+        {"source": "test"},
+    )
     assert path.name == CHECKPOINT_NAME
     assert (path.parent / TRAINING_PLOT).stat().st_size > 0 and (path.parent / RECONSTRUCTIONS).stat().st_size > 0
 
@@ -118,8 +129,13 @@ def test_a_checkpoint_rebuilds_the_model_alone_and_refuses_tampering(tmp_path):
 def test_bfloat16_embeddings_match_float32_and_repeat_exactly(tmp_path):
     """Embedding runs in bfloat16 where the hardware has it; forced here on either path."""
     images = tiny_images()
-    path = fit(images, tmp_path, ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
-               TrainConfig(epochs=2, batch_size=16), {"source": "test"}, show_progress=False)
+    path = fit(
+        images,
+        tmp_path,
+        ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
+        TrainConfig(epochs=2, batch_size=16),
+        {"source": "test"},
+    )
     embedder = Embedder.from_file(path)
     embedder.bf16 = False
     exact, exact_errors = embedder.embed(images)

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient, models
 
-from conftest import run_cli
-from ingest import store
-from ingest.evaluate import average_precision_at_k, evaluate
-from ingest.neighbours import nearest_others, read_points
+from ingest.load.records import point_id
+from ingest.query.evaluate import average_precision_at_k, evaluate
+from ingest.query.neighbours import nearest_others, read_points
+from ingest.store import Point, Store
+from ingest.store.collections import CollectionState
+from ingest.store.edge import EdgeStore
+
+from conftest import run_cli, store_at
 
 # Unit vectors in the plane, at these angles: cosine ranks neighbours by angular distance.
 HAND_MADE = [  # (name, degrees, label)
@@ -31,29 +34,28 @@ HAND_MADE = [  # (name, degrees, label)
 
 
 def point_uuid(name: str) -> str:
-    return store.point_id(name)
+    return point_id(name)
 
 
 @pytest.fixture
 def client(tmp_path):
-    """Qdrant's embedded store on disk, in this test's own folder."""
-    local = QdrantClient(path=str(tmp_path / "qdrant"))
-    yield local
-    local.close()
+    """The embedded store (Qdrant Edge) on disk, in this test's own folder."""
+    with EdgeStore(tmp_path / "store") as store:
+        yield store
 
 
-def hand_made_collection(client: QdrantClient, points) -> store.CollectionState:
-    client.create_collection("hand", vectors_config=models.VectorParams(size=2, distance=models.Distance.COSINE))
-    client.upsert(
+def hand_made_collection(store: Store, points) -> CollectionState:
+    store.create_collection("hand", 2, {})
+    store.upsert(
         "hand",
-        points=[
-            models.PointStruct(
-                id=point_uuid(name), vector=[math.cos(math.radians(deg)), math.sin(math.radians(deg))], payload={"label": label}
+        [
+            Point(
+                point_uuid(name), np.array([math.cos(math.radians(deg)), math.sin(math.radians(deg))]), {"label": label}
             )
             for name, deg, label in points
         ],
     )
-    return store.CollectionState("hand", "hand", "hand-model", {})
+    return CollectionState("hand", "hand", "hand-model", {})
 
 
 def test_average_precision_counts_rank_and_normalises_by_what_k_can_hold():
@@ -109,14 +111,11 @@ def test_a_point_is_never_its_own_neighbour_even_among_identical_vectors(client)
             assert [n.score for n in neighbours] == pytest.approx([1.0, 1.0])
 
 
-def brute_force_precision(qdrant_path: Path, k: int) -> float:
+def brute_force_precision(home: Path, k: int) -> float:
     """P@K from the stored vectors by one matrix product: no Qdrant query involved."""
-    client = QdrantClient(path=str(qdrant_path))
-    try:
-        (name,) = [c.name for c in client.get_collections().collections]
-        records, _ = client.scroll(name, limit=10_000, with_vectors=True, with_payload=["label"])
-    finally:
-        client.close()
+    with store_at(home) as store:
+        (name,) = store.collections()
+        records = list(store.points(name, payload=["label"], vectors=True))
     vectors = np.asarray([r.vector for r in records], dtype=np.float64)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     labels = np.asarray([r.payload["label"] for r in records])
@@ -135,7 +134,7 @@ def test_evaluate_cli_on_the_mini_sample_is_stored_and_shown_by_info(home_copy):
     assert set(evaluation["per_label"]) == {"bird", "cat", "deer", "dog", "frog", "horse"}
     assert all(row["queries"] == 50 for row in evaluation["per_label"].values())
     # The same number as ranking the stored vectors by hand: Qdrant answered every query.
-    assert evaluation["precision_at_k"] == pytest.approx(brute_force_precision(home_copy / "qdrant", 10), abs=1e-9)
+    assert evaluation["precision_at_k"] == pytest.approx(brute_force_precision(home_copy, 10), abs=1e-9)
     assert 0.0 < evaluation["map_at_k"] <= 1.0
 
     info = json.loads(run_cli(home_copy, "info", "--json").stdout)
@@ -153,12 +152,9 @@ def test_evaluate_cli_on_the_mini_sample_is_stored_and_shown_by_info(home_copy):
 
 def test_a_collection_without_labels_is_refused_with_a_clear_message(home_copy):
     # What loading a zip with no folders stores: every point's label is null.
-    client = QdrantClient(path=str(home_copy / "qdrant"))
-    try:
-        (physical,) = [c.name for c in client.get_collections().collections]
-        client.set_payload(physical, {"label": None}, points=models.FilterSelector(filter=models.Filter()), wait=True)
-    finally:
-        client.close()
+    with store_at(home_copy) as store:
+        (physical,) = store.collections()
+        store.set_payload(physical, [p.id for p in store.points(physical, payload=False)], {"label": None})
 
     result = run_cli(home_copy, "evaluate")
     assert result.returncode == 2

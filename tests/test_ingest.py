@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, cli_env, qdrant_at, run_cli
-from ingest.store import point_id
+from ingest.load.records import point_id
+
+from conftest import ROOT, cli_env, run_cli, store_at
 
 MINI_POINTS = 300
 
@@ -48,10 +49,10 @@ def test_load_indexes_every_image_with_its_payload(loaded_home):
     for picture in facts["pictures"].values():
         assert Path(picture).stat().st_size > 1000, picture
 
-    with qdrant_at(loaded_home) as client:
-        vector_config = client.get_collection(facts["physical_collection"]).config.params.vectors
-        assert vector_config.distance == "Cosine" and vector_config.size == 256
-        point = client.scroll(facts["physical_collection"], limit=1)[0][0]
+    with store_at(loaded_home) as store:
+        (point,), _ = store.scroll(facts["physical_collection"], limit=1, vectors=True)
+        # Cosine: the store keeps unit vectors; the model makes 256-d ones.
+        assert point.vector.shape == (256,) and np.linalg.norm(point.vector) == pytest.approx(1.0, abs=1e-5)
     payload = point.payload
     assert str(point.id) == point_id(payload["sha256"])
     assert payload["source"] == "cifar10-animals-mini.zip" or payload["source"] == "animals-mini.zip"
@@ -101,10 +102,10 @@ def test_loading_again_adds_nothing_and_a_second_zip_adds_only_new_images(home_c
     facts = info(home_copy)
     assert facts["points"] == MINI_POINTS + 12
     # The byte-identical files found at new paths are recorded on the stored point.
-    with qdrant_at(home_copy) as client:
+    with store_at(home_copy) as store:
         original = list(mini_images)[0]
         sha = __import__("hashlib").sha256(mini_images[original]).hexdigest()
-        payload = client.retrieve(facts["physical_collection"], [point_id(sha)])[0].payload
+        payload = store.retrieve(facts["physical_collection"], [point_id(sha)])[0].payload
     assert {"source": "second.zip", "path": f"old/{Path(original).name}"} in payload["copies"]
 
 
@@ -118,8 +119,8 @@ def test_model_rebuilt_from_the_checkpoint_alone_gives_the_stored_embeddings(loa
     names = sorted(mini_images)[:16]
     vectors, errors = embedder.embed_images([decode(mini_images[n]).image for n in names])
     ids = [point_id(__import__("hashlib").sha256(mini_images[n]).hexdigest()) for n in names]
-    with qdrant_at(loaded_home) as client:
-        stored = {str(p.id): p for p in client.retrieve(facts["physical_collection"], ids, with_vectors=True)}
+    with store_at(loaded_home) as store:
+        stored = {p.id: p for p in store.retrieve(facts["physical_collection"], ids, vectors=True)}
     for pid, vector, error in zip(ids, vectors, errors):
         assert np.allclose(stored[pid].vector, vector, atol=1e-5)
         assert stored[pid].payload["recon_error"] == pytest.approx(float(error), rel=1e-4)
@@ -138,7 +139,9 @@ def test_a_folder_loads_like_a_zip(tmp_path, mini_images, loaded_home):
     assert facts["points"] == 20 and sum(facts["labels"].values()) == 20
 
 
-def test_retrain_rebuilds_the_collection_with_a_new_model_and_keeps_every_image(home_copy, mini_zip, mini_images, tmp_path):
+def test_retrain_rebuilds_the_collection_with_a_new_model_and_keeps_every_image(
+    home_copy, mini_zip, mini_images, tmp_path
+):
     extra = tmp_path / "extra.zip"
     reencoded_zip(extra, mini_images, 5, prefix="extra")
     assert run_cli(home_copy, "load", str(extra)).returncode == 0
@@ -149,9 +152,9 @@ def test_retrain_rebuilds_the_collection_with_a_new_model_and_keeps_every_image(
     assert after["model_id"] != before["model_id"]
     assert after["points"] == MINI_POINTS + 5  # the other zip's images were re-embedded, not lost
     assert "re-embedded" in result.stdout
-    with qdrant_at(home_copy) as client:
-        names = {c.name for c in client.get_collections().collections}
-        models_used = {p.payload["model_id"] for p in client.scroll(after["physical_collection"], limit=400)[0]}
+    with store_at(home_copy) as store:
+        names = set(store.collections())
+        models_used = {p.payload["model_id"] for p in store.points(after["physical_collection"])}
     assert names == {after["physical_collection"]}  # the old model's collection is gone
     assert models_used == {after["model_id"]}  # never two models in one collection
 
@@ -163,7 +166,10 @@ def test_an_interrupted_load_is_completed_by_running_it_again(home_copy, mini_im
     media_before = sum(1 for _ in media.rglob("*") if _.is_file())
     process = subprocess.Popen(
         [sys.executable, "-m", "ingest.cli", "load", str(second)],
-        cwd=ROOT, env=cli_env(home_copy), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=cli_env(home_copy),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -177,7 +183,7 @@ def test_an_interrupted_load_is_completed_by_running_it_again(home_copy, mini_im
     assert result.returncode == 0, result.stderr
     facts = info(home_copy)
     assert facts["points"] == 2 * MINI_POINTS  # everything, once
-    with qdrant_at(home_copy) as client:
-        points = client.scroll(facts["physical_collection"], limit=1000)[0]
+    with store_at(home_copy) as store:
+        points = list(store.points(facts["physical_collection"]))
     assert len({p.payload["sha256"] for p in points}) == 2 * MINI_POINTS
     assert all((media / p.payload["sha256"][:2] / p.payload["sha256"]).exists() for p in points)

@@ -24,9 +24,10 @@ import httpx
 import pytest
 from qdrant_client import QdrantClient, models
 
-from conftest import TEST_EPOCHS, run_cli
+from ingest.load.records import point_id
 from ingest.settings import DEFAULT_COLLECTION
-from ingest.store import point_id
+
+from conftest import TEST_EPOCHS, run_cli
 
 SERVER_URL = os.environ.get("QDRANT_URL") or None
 SERVER_KEY = os.environ.get("QDRANT_API_KEY") or None
@@ -132,7 +133,7 @@ def test_every_image_is_indexed_once_with_its_model(loaded, mini_images):
     assert facts["physical_collection"] == f"{loaded.collection}-{facts['model_id']}"
     assert facts["model"]["epochs_run"] == int(TEST_EPOCHS)
     # The store is the one asked for: the server's URL, or the directory's embedded store.
-    assert facts["store"] == (loaded.env.get("QDRANT_URL") or f"embedded store at {loaded.home / 'qdrant'}")
+    assert facts["store"] == (loaded.env.get("QDRANT_URL") or f"embedded store at {loaded.home / 'qdrant-edge'}")
 
 
 def test_an_indexed_image_finds_itself_first(loaded, mini_images, tmp_path):
@@ -170,7 +171,9 @@ def test_shards_replicas_and_write_consistency_reach_the_server(tmp_path, mini_i
             zf.writestr(name, data)
     loaded = Loaded(tmp_path / "cbir-data", unique_collection(), server_env())
     try:
-        result = loaded.cli("load", str(subset), "--epochs", "1", "--shards", "2", "--replicas", "1", "--write-consistency", "1")
+        result = loaded.cli(
+            "load", str(subset), "--epochs", "1", "--shards", "2", "--replicas", "1", "--write-consistency", "1"
+        )
         assert result.returncode == 0, result.stderr
         facts = info(loaded)
         assert facts["points"] == 40

@@ -64,7 +64,9 @@ class KeyRejectingQdrant(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.seen_keys.append(self.headers.get("api-key"))
         if self.path in ("/", "/healthz", "/readyz", "/livez"):
-            self._answer(200, json.dumps({"title": "qdrant - vector search engine", "version": "1.20.0"}), "application/json")
+            self._answer(
+                200, json.dumps({"title": "qdrant - vector search engine", "version": "1.20.0"}), "application/json"
+            )
         else:
             reason = "Unauthorized" if self.status == 401 else "Forbidden"
             self._answer(self.status, f"{reason}: Invalid API key or JWT", "text/plain")
@@ -148,10 +150,12 @@ def test_qdrant_clients_own_version_check_adds_no_warning_to_the_error(closed_po
     code = (
         "import time\n"
         "from ingest import store\nfrom ingest.errors import UserError\nfrom ingest.settings import Settings\n"
-        "try:\n    store.connect(Settings.from_env())\nexcept UserError as exc:\n    print(exc)\n"
+        "try:\n    store.open_store(Settings.from_env()).__enter__()\nexcept UserError as exc:\n    print(exc)\n"
         "time.sleep(3)\n"
     )
     env = cli_env(tmp_path / "home", QDRANT_URL=f"http://127.0.0.1:{closed_port}")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert "cannot reach Qdrant" in result.stdout
     assert result.stderr == ""

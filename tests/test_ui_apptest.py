@@ -8,7 +8,6 @@ import math
 import re
 import socket
 import struct
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,11 +16,13 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_cli
 from ingest import store
 from ingest.settings import Settings
+from ingest.store import collections as cols
 from ui.query import UploadRejected, read_upload
-from ui.resources import StoreAccess, access_for
+from ui.resources import StoreAccess
+
+from conftest import ROOT, run_cli
 
 APP = str(ROOT / "ui" / "app.py")
 RESULT_CAPTION = re.compile(r"^#(\d+) · (-?\d\.\d{3}) · (\S+)$")
@@ -51,11 +52,6 @@ def results(at: AppTest) -> list[tuple[int, float, str]]:
     """(rank, score, label) of every result picture on the page."""
     found = [RESULT_CAPTION.match(c) for image in at.image for c in image.captions]
     return [(int(m[1]), float(m[2]), m[3]) for m in found if m]
-
-
-def release_page_store(settings: Settings) -> None:
-    """Close the page's hold on the embedded store now instead of after its idle delay."""
-    access_for(settings).release()
 
 
 def footer(at: AppTest) -> str:
@@ -145,7 +141,11 @@ def test_an_uploaded_photo_finds_itself_first(page, mini_images):
 @pytest.mark.parametrize(
     "filename, content, message",
     [
-        ("notes.png", b"these are not the pixels you are looking for", "notes.png cannot be used as a query: not an image"),
+        (
+            "notes.png",
+            b"these are not the pixels you are looking for",
+            "notes.png cannot be used as a query: not an image",
+        ),
         ("bomb.png", png_claiming(20_000, 20_000), "bomb.png cannot be used as a query: too many pixels"),
         ("cut.jpg", None, "cut.jpg cannot be used as a query: corrupt or truncated image"),
     ],
@@ -181,10 +181,8 @@ def test_browse_filters_inside_qdrant_and_picks_a_query(page):
 
 
 def test_a_second_collection_can_be_opened_from_the_page(page, home_copy):
-    settings = Settings(home_copy)
-    release_page_store(settings)
-    with store.open_store(settings) as client:  # "pets": another name for the same points
-        store.point_alias(client, "pets", store.state(client, "animals").physical)
+    with store.open_store(Settings(home_copy)) as db:  # "pets": another name for the same points
+        db.set_alias("pets", cols.state(db, "animals").physical)
     page.run()
     assert page.selectbox(key="collection").options == ["animals", "pets"]
     page.selectbox(key="collection").set_value("pets").run()
@@ -203,14 +201,18 @@ def test_the_model_tab_shows_training_and_the_evaluation_once_stored(page, home_
     assert len(page.get("vega_lite_chart")) == 3  # loss, reconstruction MSE, labels
     assert len(page.image) == 1  # reconstructions.png
 
-    settings = Settings(home_copy)
-    release_page_store(settings)
-    with store.open_store(settings) as client:
-        state = store.state(client, "animals")
-        evaluation = {"k": 10, "queries": 300, "precision_at_k": 0.412, "map_at_k": 0.301,
-                      "chance_precision_at_k": 0.167, "model_id": state.model_id,
-                      "per_label": {"cat": {"queries": 50, "precision_at_k": 0.3, "map_at_k": 0.2}}}
-        store.update_metadata(client, state.physical, {**state.metadata, "evaluation": evaluation})
+    with store.open_store(Settings(home_copy)) as db:
+        state = cols.state(db, "animals")
+        evaluation = {
+            "k": 10,
+            "queries": 300,
+            "precision_at_k": 0.412,
+            "map_at_k": 0.301,
+            "chance_precision_at_k": 0.167,
+            "model_id": state.model_id,
+            "per_label": {"cat": {"queries": 50, "precision_at_k": 0.3, "map_at_k": 0.2}},
+        }
+        db.update_metadata(state.physical, {"evaluation": evaluation})
     page.run()
     metrics = {m.label: m.value for m in page.metric}
     assert metrics["Precision@10"] == "0.412" and metrics["mAP@10"] == "0.301"
@@ -218,7 +220,6 @@ def test_the_model_tab_shows_training_and_the_evaluation_once_stored(page, home_
 
 def test_while_an_ingest_holds_the_store_the_page_says_so_and_comes_back(page, home_copy):
     settings = Settings(home_copy)
-    release_page_store(settings)
     with store.open_store(settings):  # what `ingest load` does while it writes
         page.run()
         assert not page.exception and not page.error
@@ -246,23 +247,14 @@ def test_images_ingested_while_the_page_is_open_appear_without_a_restart(page, h
     assert "mirrored" in page.selectbox(key="label").options[-1]
 
 
-def test_the_page_lets_go_of_the_embedded_store_when_idle(home_copy):
+def test_the_page_holds_the_embedded_store_only_during_an_interaction(home_copy):
     settings = Settings(home_copy)
-    access = StoreAccess(settings, idle_release_s=0.2, max_hold_s=60)
-    with access.session() as client:
-        assert store.state(client, "animals") is not None
-    with pytest.raises(store.StoreBusy):
-        store.connect(settings)  # held between interactions
-    deadline = time.monotonic() + 5
-    while access.is_open and time.monotonic() < deadline:
-        time.sleep(0.05)
-    store.connect(settings).close()  # released: another process may open it now
-
-    never_idle = StoreAccess(settings, idle_release_s=60, max_hold_s=0, handover_s=0.5)
-    with never_idle.session():
-        pass
-    assert not never_idle.is_open  # held past max_hold_s: closed at the end of the interaction
-    store.connect(settings).close()
+    access = StoreAccess(settings)
+    with access.session() as db:
+        assert cols.state(db, "animals") is not None
+        with pytest.raises(store.StoreBusy):
+            store.connect(settings, wait_s=0)  # held while the interaction runs
+    store.connect(settings, wait_s=0).close()  # let go as soon as it ends
 
 
 def test_an_unreachable_server_is_named_on_the_page(monkeypatch, tmp_path):
@@ -274,4 +266,3 @@ def test_an_unreachable_server_is_named_on_the_page(monkeypatch, tmp_path):
     assert not at.exception
     assert len(at.error) == 1 and f"cannot reach Qdrant at {url}" in at.error[0].value
     assert "tries again" in at.caption[0].value
-

@@ -15,14 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli_env
 from ingest import store
 from ingest.settings import Settings
 
+from conftest import ROOT, cli_env
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 K = 10
 RESULT_IMAGES = ".st-key-results [data-testid='stImage'] img"
@@ -51,9 +57,23 @@ def app_url(home_copy, tmp_path) -> Iterator[str]:
     log = tmp_path / "streamlit.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "ui/app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=cli_env(home_copy), stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "ui/app.py",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            env=cli_env(home_copy),
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -141,7 +161,7 @@ def test_the_page_waits_out_an_ingest_and_comes_back_by_itself(app_url, browser_
     expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
 
     settings = Settings(home_copy)
-    # What `ingest load` does: wait for the page to let go (10 s after its last interaction),
+    # What `ingest load` does: wait for the page to let go (at the end of an interaction),
     # then hold the store while it writes.
     with store.open_store(settings, wait_s=30):
         page.get_by_role("button", name="Random image from the collection").click()

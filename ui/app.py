@@ -13,10 +13,11 @@ import time
 
 import streamlit as st
 
-from ingest import store
 from ingest.errors import UserError
-from ingest.media import MediaStore
 from ingest.settings import DEFAULT_COLLECTION, Settings
+from ingest.store import StoreBusy
+from ingest.store import collections as cols
+from ingest.store.media import MediaStore
 from ui import browse_view, model_view, notices, query, resources, search_view, sidebar
 
 st.set_page_config(page_title="Animal image search", layout="wide")
@@ -30,10 +31,10 @@ media = MediaStore(settings.media_dir)
 wanted = st.session_state.get(sidebar.COLLECTION) or os.environ.get("CBIR_COLLECTION") or DEFAULT_COLLECTION
 
 try:
-    with access.session() as client:
-        names = sorted(a.alias_name for a in client.get_aliases().aliases) if client is not None else []
-        state = store.state(client, wanted) if wanted in names else None
-        index = resources.open_index(client, settings, state) if state is not None else None
+    with access.session() as store:
+        names = sorted(store.aliases()) if store is not None else []
+        state = cols.state(store, wanted) if wanted in names else None
+        index = resources.open_index(store, settings, state) if state is not None else None
         points = index.count() if index is not None else 0
         if index is None or points == 0:
             notices.empty(settings, wanted, [n for n in names if n != wanted])
@@ -58,10 +59,10 @@ try:
                 page = browse_view.load(index, labels)
         elif model_tab.open:
             facts = resources.collection_facts(
-                client, settings, state.name, settings.describe_store(), state.physical, points, repr(state.metadata)
+                store, settings, state.name, settings.describe_store(), state.physical, points, repr(state.metadata)
             )
     store_ms = (time.perf_counter() - started) * 1000
-except store.StoreBusy:
+except StoreBusy:
     notices.store_busy(settings)
     st.stop()
 except UserError as exc:

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ingest import search
-from ingest.media import MediaStore
-from ingest.search import Hit, Index
+from ingest.query.search import Hit, Index
+from ingest.store.media import MediaStore
 from ui import pictures, query
 from ui.sidebar import ALL_LABELS
 
@@ -43,17 +42,21 @@ def load(index: Index, labels: dict[str, int]) -> Page:
     st.session_state.setdefault(OFFSETS, [None])
     label_col, words_col = st.columns([1, 2])
     label = label_col.selectbox(
-        "Label", [ALL_LABELS, *labels], key="browse_label", on_change=_restart,
+        "Label",
+        [ALL_LABELS, *labels],
+        key="browse_label",
+        on_change=_restart,
         format_func=lambda name: name if name == ALL_LABELS else f"{name} ({labels.get(name, 0):,})",
     )
     words = words_col.text_input(
-        "Words of the path", key="browse_words", on_change=_restart, placeholder="e.g. cat 0042",
+        "Words of the path",
+        key="browse_words",
+        on_change=_restart,
+        placeholder="e.g. cat 0042",
         help="Every word must be a whole word of the image's path inside its zip.",
     )
     offsets = st.session_state[OFFSETS]
-    hits, next_offset = search.browse(
-        index, None if label == ALL_LABELS else label, words, PAGE_SIZE, offsets[-1]
-    )
+    hits, next_offset = index.browse(None if label == ALL_LABELS else label, words, PAGE_SIZE, offsets[-1])
     return Page(hits, len(offsets), next_offset)
 
 
@@ -66,11 +69,21 @@ def show(page: Page, media: MediaStore) -> None:
         for start in range(0, len(page.hits), COLUMNS):
             for column, hit, image in zip(st.columns(COLUMNS), page.hits[start:], images[start:]):
                 with column:
-                    st.image(pictures.sized(image, pictures.BROWSE_SIDE), caption=f"{hit.label or '-'} · {hit.path.rsplit('/', 1)[-1]}")
-                    st.button("Search", key=f"browse-{hit.id}", on_click=query.pick_point, args=(hit.id,),
-                              width="stretch", help=hit.path)
+                    st.image(
+                        pictures.sized(image, pictures.BROWSE_SIDE),
+                        caption=f"{hit.label or '-'} · {hit.path.rsplit('/', 1)[-1]}",
+                    )
+                    st.button(
+                        "Search",
+                        key=f"browse-{hit.id}",
+                        on_click=query.pick_point,
+                        args=(hit.id,),
+                        width="stretch",
+                        help=hit.path,
+                    )
     previous_col, where_col, next_col = st.columns([1, 2, 1])
     previous_col.button("← Previous", key="browse-previous", on_click=_previous, disabled=page.number == 1)
     where_col.caption(f"page {page.number}")
-    next_col.button("Next →", key="browse-next", on_click=_next, args=(page.next_offset,),
-                    disabled=page.next_offset is None)
+    next_col.button(
+        "Next →", key="browse-next", on_click=_next, args=(page.next_offset,), disabled=page.next_offset is None
+    )

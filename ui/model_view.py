@@ -18,13 +18,19 @@ def show(facts: dict) -> None:
         cells[0].metric("Images", f"{facts['points']:,}")
         cells[1].metric("Labels", f"{len(facts['labels']):,}")
         if model:
-            cells[2].metric("Epochs", f"{model['epochs_run']}", help=f"best epoch {model['best_epoch']} kept"
-                            + (", stopped early" if model.get("stopped_early") else ""))
+            cells[2].metric(
+                "Epochs",
+                f"{model['epochs_run']}",
+                help=f"best epoch {model['best_epoch']} kept"
+                + (", stopped early" if model.get("stopped_early") else ""),
+            )
             cells[3].metric("Final training loss", f"{model['final_train_loss']:.4f}")
             if model.get("held_out_recon_mse") is not None:
                 cells[4].metric("Held-out reconstruction MSE", f"{model['held_out_recon_mse']:.4f}")
-    st.caption(f"model `{facts.get('model_id')}` · collection `{facts['collection']}` → "
-               f"`{facts['physical_collection']}` in the {facts['store']}")
+    st.caption(
+        f"model `{facts.get('model_id')}` · collection `{facts['collection']}` → "
+        f"`{facts['physical_collection']}` in the {facts['store']}"
+    )
     if not model:
         st.warning(f"The model's checkpoint cannot be read here: {facts.get('model_problem')}")
     else:
@@ -66,12 +72,20 @@ def _curve_chart(history: pd.DataFrame, key: str, best_epoch: int | None) -> alt
     columns = {f"train_{key}": "train", f"val_{key}": "validation"}
     long = history.melt("epoch", list(columns), var_name="set", value_name="value").dropna()
     long["set"] = long["set"].map(columns)
-    lines = alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-        color=alt.Color("set:N", title=None, legend=alt.Legend(orient="bottom")),
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=alt.Color("set:N", title=None, legend=alt.Legend(orient="bottom")),
+        )
     )
-    kept = alt.Chart(pd.DataFrame({"epoch": [best_epoch or 0]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="epoch:Q")
+    kept = (
+        alt.Chart(pd.DataFrame({"epoch": [best_epoch or 0]}))
+        .mark_rule(strokeDash=[4, 4], color="grey")
+        .encode(x="epoch:Q")
+    )
     return (lines + kept).properties(height=240)
 
 
@@ -80,10 +94,14 @@ def _labels(labels: dict[str, int]) -> None:
         return
     st.subheader("Labels")
     counts = pd.DataFrame({"label": list(labels), "images": list(labels.values())})
-    bars = alt.Chart(counts).mark_bar().encode(
-        x=alt.X("images:Q", title="images"),
-        y=alt.Y("label:N", sort="-x", title=None),
-        tooltip=["label", "images"],
+    bars = (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            x=alt.X("images:Q", title="images"),
+            y=alt.Y("label:N", sort="-x", title=None),
+            tooltip=["label", "images"],
+        )
     )
     numbers = bars.mark_text(align="left", dx=3).encode(text=alt.Text("images:Q", format=","))
     st.altair_chart((bars + numbers).properties(height=20 + 32 * len(labels)))
@@ -92,16 +110,19 @@ def _labels(labels: dict[str, int]) -> None:
 def _evaluation(evaluation: dict | None, model_id: str | None) -> None:
     st.subheader("Retrieval quality")
     if not evaluation:
-        st.info("Not measured yet: `ingest evaluate` ranks every labelled image against the others "
-                "and stores precision@K and mAP@K here.")
+        st.info(
+            "Not measured yet: `ingest evaluate` ranks every labelled image against the others "
+            "and stores precision@K and mAP@K here."
+        )
         return
     k = evaluation.get("k", "?")
     cells = st.columns(4)
     cells[0].metric(f"Precision@{k}", f"{evaluation['precision_at_k']:.3f}")
     cells[1].metric(f"mAP@{k}", f"{evaluation['map_at_k']:.3f}")
     if evaluation.get("chance_precision_at_k") is not None:
-        cells[2].metric(f"Chance P@{k}", f"{evaluation['chance_precision_at_k']:.3f}",
-                        help="What a random ranking would score")
+        cells[2].metric(
+            f"Chance P@{k}", f"{evaluation['chance_precision_at_k']:.3f}", help="What a random ranking would score"
+        )
     cells[3].metric("Queries", f"{evaluation.get('queries', 0):,}")
     if evaluation.get("model_id") not in (None, model_id):
         st.warning(f"These figures are for model {evaluation['model_id']}, not the current one.")

@@ -38,15 +38,19 @@ def empty(settings: Settings, collection: str, other_collections: list[str]) -> 
     st.markdown("or, from the project folder, ingest and open the page in one go:")
     st.code("make run ZIP=PATH.zip", language="bash")
     if other_collections:
-        st.selectbox("Or open a collection that is here", [collection, *other_collections], key=COLLECTION,
-                     format_func=lambda name: f"{name} (empty)" if name == collection else name)
+        st.selectbox(
+            "Or open a collection that is here",
+            [collection, *other_collections],
+            key=COLLECTION,
+            format_func=lambda name: f"{name} (empty)" if name == collection else name,
+        )
     _recheck_every(EMPTY_RECHECK_S)
 
 
 def store_busy(settings: Settings) -> None:
     st.title("Animal image search")
     st.info(
-        f"An `ingest load` is writing to the embedded store at `{settings.qdrant_path}` (only one process "
+        f"An `ingest load` is writing to the embedded store at `{settings.store_dir}` (only one process "
         f"at a time may open it). The page tries again every {BUSY_RECHECK_S:.0f} s and comes back by "
         "itself when the ingest is done, with the new images."
     )

@@ -7,9 +7,9 @@ from PIL import Image
 
 from encoder.embed import Embedder
 from encoder.plots import upscale
-from ingest.media import MediaStore
-from ingest.montage import open_hits, reconstructions
-from ingest.search import Hit
+from ingest.query.montage import open_hits, reconstructions
+from ingest.query.search import Hit
+from ingest.store.media import MediaStore
 
 # Sides in px: whole multiples of 32 (the sample's photos) keep every pixel the same size,
 # and each fits its column on a 1,400 px wide laptop screen, so the browser never rescales.

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import streamlit as st
 from PIL import Image
 
-from ingest import search
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode
-from ingest.media import THUMBNAIL_SIDE
-from ingest.search import Hit, Index
+from ingest.query.search import Hit, Index
+from ingest.store.media import THUMBNAIL_SIDE
 
 QUERY = "query"  # session-state keys
 UPLOAD = "upload"
@@ -109,7 +108,7 @@ def _uploaded_image(upload_id: str) -> tuple[str, Image.Image]:
 def current_query(index: Index) -> Query | None:
     """Turns a pending random pick into a point; returns what to search with, if anything."""
     if st.session_state.pop(PICK_RANDOM, False):
-        picked = search.sample(index)
+        picked = index.sample()
         st.session_state[QUERY] = Query(point_id=picked.id) if picked else None
     return st.session_state.get(QUERY)
 
@@ -122,17 +121,18 @@ def run(index: Index, query: Query, controls: Controls) -> Outcome:
         hits = index.by_image(image, controls.k, controls.label, controls.min_score)
         outcome = Outcome(f"uploaded {name}", hits, query_image=image)
     else:
-        picked = search.point(index, query.point_id or "")
+        picked = index.point(query.point_id or "")
         if picked is None:
             st.session_state[QUERY] = None
             raise UserError("the picked image is no longer in the collection: pick another one")
-        # The picked image is its own best match; leave it out so K others show.
-        found = index.by_point(picked.id, controls.k + 1, controls.label, controls.min_score)
-        hits = [h for h in found if h.id != picked.id][: controls.k]
+        # The picked image is its own best match; by_point leaves it out so K others show.
+        hits = index.by_point(picked.id, controls.k, controls.label, controls.min_score)
         outcome = Outcome(picked.path, hits, query_point=picked)
     outcome.search_ms = (time.perf_counter() - started) * 1000
     if controls.min_score is not None and len(outcome.hits) < controls.k:
-        outcome.notes.append(f"{len(outcome.hits)} of {controls.k} results reach the minimum score {controls.min_score:.2f}")
+        outcome.notes.append(
+            f"{len(outcome.hits)} of {controls.k} results reach the minimum score {controls.min_score:.2f}"
+        )
     elif controls.label and len(outcome.hits) < controls.k:
         outcome.notes.append(f"only {len(outcome.hits)} results carry the label {controls.label!r}")
     return outcome

@@ -9,7 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from encoder.embed import Embedder
-from ingest.media import MediaStore
+from ingest.store.media import MediaStore
 from ui import pictures, query
 from ui.query import Controls, Outcome
 
@@ -40,8 +40,13 @@ def show(outcome: Outcome, controls: Controls, embedder: Embedder, media: MediaS
     _grid(outcome, images, recons[1:] if recons else [])
 
 
-def _query_panel(outcome: Outcome, image: Image.Image | None, recon: Image.Image | None,
-                 embedder: Embedder, show_reconstructions: bool) -> None:
+def _query_panel(
+    outcome: Outcome,
+    image: Image.Image | None,
+    recon: Image.Image | None,
+    embedder: Embedder,
+    show_reconstructions: bool,
+) -> None:
     with st.container(key="query"):
         picture_col, text_col = st.columns([2, 3] if show_reconstructions else [1, 3], vertical_alignment="center")
         side = pictures.QUERY_PAIR_SIDE if show_reconstructions else pictures.QUERY_SIDE
@@ -87,5 +92,10 @@ def _grid(outcome: Outcome, images: list[Image.Image | None], recons: list[Image
                     if images[rank] is None:
                         detail += " · picture missing from the media store"
                     st.caption(detail)
-                    st.button("More like this", key=f"more-{hit.id}", on_click=query.pick_point,
-                              args=(hit.id,), width="stretch")
+                    st.button(
+                        "More like this",
+                        key=f"more-{hit.id}",
+                        on_click=query.pick_point,
+                        args=(hit.id,),
+                        width="stretch",
+                    )

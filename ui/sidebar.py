@@ -42,11 +42,17 @@ def controls(collection: str, points: int, labels: dict[str, int], collections: 
             help="A filter inside Qdrant, so K results come back even for a rare label.",
         )
         min_score = st.slider(
-            "Minimum score", 0.0, 1.0, 0.0, 0.01, key="min_score",
+            "Minimum score",
+            0.0,
+            1.0,
+            0.0,
+            0.01,
+            key="min_score",
             help="Cosine similarity of the embeddings; 0 shows every result.",
         )
         show_reconstructions = st.toggle(
-            "Show reconstructions", key="reconstructions",
+            "Show reconstructions",
+            key="reconstructions",
             help="Each picture beside what the decoder rebuilds from its embedding: what the vector keeps.",
         )
     return Controls(

@@ -10,8 +10,8 @@ from PIL import Image
 
 from encoder.embed import Embedder
 from encoder.plots import image_grid, to_pil
-from ingest.media import MediaStore
-from ingest.search import Hit
+from ingest.query.search import Hit
+from ingest.store.media import MediaStore
 
 
 def reconstructions(embedder: Embedder, images: list[Image.Image]) -> list[Image.Image]:

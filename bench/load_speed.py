@@ -10,7 +10,7 @@ Three measurements, one temporary data directory, one run:
 Targets (issue 2): ingest >= 70% of the raw upsert rate; peak memory < 1.5 GB; the default
 load, training included, < 10 minutes on 2 cores.
 
-    python bench/ingest.py [--zip PATH] [--epochs N] [--keep DIR]
+    python bench/load_speed.py [--zip PATH] [--epochs N] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 DEFAULT_ZIP = ROOT.parent / "shared" / "datasets" / "cifar10-animals.zip"
 
 
@@ -39,8 +40,12 @@ def run_cli(home: Path, *args: str) -> tuple[dict, float, float]:
     env.pop("QDRANT_URL", None)
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", *args, "--json"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, "-m", "ingest.cli", *args, "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)  # rusage of this child alone
@@ -52,25 +57,32 @@ def run_cli(home: Path, *args: str) -> tuple[dict, float, float]:
 
 def raw_upsert_rate(home: Path, count: int, dim: int, batch: int) -> float:
     """Points/s for random vectors with a payload like ours, same store, same batch size."""
-    from qdrant_client import QdrantClient, models
+    from ingest.settings import Settings
+    from ingest.store import Point, open_store
 
-    client = QdrantClient(path=str(home / "qdrant"))
-    try:
+    with open_store(Settings(home)) as store:
         name = "bench-raw-upsert"
-        client.create_collection(name, vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE))
+        store.create_collection(name, dim, {})
         vectors = np.random.default_rng(0).standard_normal((count, dim)).astype(np.float32)
-        payload = {"path": "x" * 40, "source": "bench.zip", "label": "cat", "width": 32, "height": 32,
-                   "format": "JPEG", "bytes": 900, "sha256": "0" * 64, "model_id": "0" * 16,
-                   "recon_error": 0.01, "ingested_at": "2026-01-01T00:00:00+00:00"}
+        payload = {
+            "path": "x" * 40,
+            "source": "bench.zip",
+            "label": "cat",
+            "width": 32,
+            "height": 32,
+            "format": "JPEG",
+            "bytes": 900,
+            "sha256": "0" * 64,
+            "model_id": "0" * 16,
+            "recon_error": 0.01,
+            "ingested_at": "2026-01-01T00:00:00+00:00",
+        }
         started = time.perf_counter()
         for i in range(0, count, batch):
-            points = [models.PointStruct(id=str(uuid.uuid4()), vector=v.tolist(), payload=payload) for v in vectors[i : i + batch]]
-            client.upsert(name, points=points, wait=True)
+            store.upsert(name, [Point(str(uuid.uuid4()), v, payload) for v in vectors[i : i + batch]])
         rate = count / (time.perf_counter() - started)
-        client.delete_collection(name)
+        store.delete_collection(name)
         return rate
-    finally:
-        client.close()
 
 
 def main() -> None:
@@ -85,40 +97,47 @@ def main() -> None:
     full, full_wall, full_rss = run_cli(home, "load", str(args.zip), *train_args)
     info, _, _ = run_cli(home, "info")
     model = info["model"]
-    again, again_wall, again_rss = run_cli(home, "load", str(args.zip), "--collection", "bench-ingest", "--model", full["model_id"])
+    again, again_wall, again_rss = run_cli(
+        home, "load", str(args.zip), "--collection", "bench-ingest", "--model", full["model_id"]
+    )
     images = again["indexed"] + again["already_present"]
     ingest_rate = images / again["seconds"]
     raw_rate = raw_upsert_rate(home, images, info["model"]["latent_dim"], batch=256)
 
-    from encoder.train import pick_device
+    from encoder.device import pick_device
 
-    print(json.dumps({
-        "zip": str(args.zip),
-        "images": images,
-        "machine": {"cpus": os.cpu_count(), "device": pick_device().type, "python": platform.python_version()},
-        "default_load": {
-            "wall_seconds": round(full_wall, 1),
-            "train_seconds": round(full["train_seconds"], 1),
-            "epochs_run": model["epochs_run"],
-            "best_epoch": model["best_epoch"],
-            "seconds_per_epoch": round(model["seconds_per_epoch"], 2),
-            "peak_rss_mb": round(full_rss),
-            "under_10_minutes": full_wall < 600,
-        },
-        "ingest_with_trained_model": {
-            "seconds": round(again["seconds"], 2),
-            "wall_seconds_with_startup": round(again_wall, 2),
-            "images_per_s": round(ingest_rate, 1),
-            "peak_rss_mb": round(again_rss),
-        },
-        "raw_upsert_points_per_s": round(raw_rate, 1),
-        "ingest_vs_raw_upsert": round(ingest_rate / raw_rate, 3),
-        "targets_met": {
-            "ingest_at_least_70pct_of_raw": ingest_rate / raw_rate >= 0.7,
-            "peak_memory_under_1_5_gb": max(full_rss, again_rss) < 1536,
-            "default_load_under_10_minutes": full_wall < 600,
-        },
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "zip": str(args.zip),
+                "images": images,
+                "machine": {"cpus": os.cpu_count(), "device": pick_device().type, "python": platform.python_version()},
+                "default_load": {
+                    "wall_seconds": round(full_wall, 1),
+                    "train_seconds": round(full["train_seconds"], 1),
+                    "epochs_run": model["epochs_run"],
+                    "best_epoch": model["best_epoch"],
+                    "seconds_per_epoch": round(model["seconds_per_epoch"], 2),
+                    "peak_rss_mb": round(full_rss),
+                    "under_10_minutes": full_wall < 600,
+                },
+                "ingest_with_trained_model": {
+                    "seconds": round(again["seconds"], 2),
+                    "wall_seconds_with_startup": round(again_wall, 2),
+                    "images_per_s": round(ingest_rate, 1),
+                    "peak_rss_mb": round(again_rss),
+                },
+                "raw_upsert_points_per_s": round(raw_rate, 1),
+                "ingest_vs_raw_upsert": round(ingest_rate / raw_rate, 3),
+                "targets_met": {
+                    "ingest_at_least_70pct_of_raw": ingest_rate / raw_rate >= 0.7,
+                    "peak_memory_under_1_5_gb": max(full_rss, again_rss) < 1536,
+                    "default_load_under_10_minutes": full_wall < 600,
+                },
+            },
+            indent=2,
+        )
+    )
     if args.keep is None:
         shutil.rmtree(home.parent, ignore_errors=True)
 

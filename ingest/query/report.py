@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from qdrant_client import QdrantClient
-
 from encoder import checkpoint as ckpt
 from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
-from ingest import store
 from ingest.settings import Settings
+from ingest.store import Store
+from ingest.store import collections as cols
 
 
-def collection_info(client: QdrantClient, settings: Settings, collection: str) -> dict:
-    state = store.require(client, settings, collection)
-    hits = client.facet(state.physical, key="label", limit=1000, exact=True).hits
+def collection_info(store: Store, settings: Settings, collection: str) -> dict:
+    state = cols.require(store, collection)
+    labels = store.facet(state.physical, "label")
     facts: dict = {
         "collection": state.name,
         "physical_collection": state.physical,
-        "store": settings.describe_store(),
-        "points": client.count(state.physical, exact=True).count,
-        "labels": {str(h.value): h.count for h in sorted(hits, key=lambda h: (-h.count, str(h.value)))},
+        "store": store.description,
+        "points": store.count(state.physical),
+        "labels": dict(sorted(labels.items(), key=lambda item: (-item[1], item[0]))),
         "model_id": state.model_id,
         "evaluation": state.metadata.get("evaluation"),
     }
@@ -59,7 +58,9 @@ def format_info(facts: dict) -> str:
             f"of {data.get('source', '?')} in {model['seconds']:.0f}s ({model['device']}), best epoch {model['best_epoch']}"
         )
         if model.get("best_val_loss") is not None:
-            lines.append(f"             validation loss {model['best_val_loss']:.4f}, reconstruction MSE {model['held_out_recon_mse']:.4f}")
+            lines.append(
+                f"             validation loss {model['best_val_loss']:.4f}, reconstruction MSE {model['held_out_recon_mse']:.4f}"
+            )
         lines.append(f"pictures     {facts['pictures']['training_plot']}")
         lines.append(f"             {facts['pictures']['reconstructions']}")
     else:

@@ -3,7 +3,7 @@
 Each point's `recon_error` (the per-image MSE of its reconstruction, stored at load time)
 is high for what the model has not learnt to draw: corrupt crops, noise, pictures unlike the
 rest (a non-animal among animals), often mislabelled files. Qdrant orders the points by it
-(`scroll` with `order_by`); a server needs the float payload index that `store.create` makes.
+(`Store.highest`, on the float payload index every collection gets).
 """
 
 from __future__ import annotations
@@ -11,39 +11,19 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from qdrant_client import QdrantClient, models
-
-from ingest import store
-from ingest.media import MediaStore
-from ingest.neighbours import SCROLL_PAGE
+from ingest.store import Store
+from ingest.store.collections import CollectionState
+from ingest.store.media import MediaStore
 
 
-def worst_reconstructed(client: QdrantClient, state: store.CollectionState, n: int) -> list[models.Record]:
-    """The n points with the highest reconstruction error, worst first."""
-    records, _ = client.scroll(
-        state.physical,
-        limit=n,
-        order_by=models.OrderBy(key="recon_error", direction=models.Direction.DESC),
-        with_payload=True,
-    )
-    return records
-
-
-def recon_errors(client: QdrantClient, state: store.CollectionState) -> list[float]:
-    """Every point's reconstruction error: the scale an outlier's error is read against."""
-    errors: list[float] = []
-    offset = None
-    while True:
-        page, offset = client.scroll(state.physical, limit=SCROLL_PAGE, offset=offset, with_payload=["recon_error"])
-        errors += [float(p.payload["recon_error"]) for p in page if p.payload and "recon_error" in p.payload]
-        if offset is None:
-            return errors
-
-
-def find_outliers(client: QdrantClient, state: store.CollectionState, n: int) -> dict:
+def find_outliers(store: Store, state: CollectionState, n: int) -> dict:
     """The JSON-ready result: the worst n, and the collection's median error to read them by."""
-    records = worst_reconstructed(client, state, n)
-    errors = recon_errors(client, state)
+    records = store.highest(state.physical, "recon_error", n)
+    errors = [
+        float(p.payload["recon_error"])
+        for p in store.points(state.physical, payload=["recon_error"])
+        if "recon_error" in p.payload
+    ]
     median = statistics.median(errors) if errors else None
     result = {
         "collection": state.name,
@@ -86,8 +66,8 @@ def format_outliers(result: dict) -> str:
 def outliers_montage(media: MediaStore, result: dict, path: Path) -> None:
     """The outliers in rows of ten, worst first, each captioned with its error."""
     # Imported here: the montage code loads torch, which the text and JSON output never need.
-    from ingest.montage import points_montage
-    from ingest.search import Hit
+    from ingest.query.montage import points_montage
+    from ingest.query.search import Hit
 
     rows = result["outliers"]
     hits = [Hit(row["id"], row["recon_error"], {"sha256": row["sha256"]}) for row in rows]

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from qdrant_client import QdrantClient
 
-from ingest import store
-from ingest.media import MediaStore
-from ingest.neighbours import nearest_others, read_points
-from ingest.progress import progress_bar
-from ingest.reader import label_of
+from ingest.load.reader import label_of
+from ingest.progress import progress
+from ingest.query.neighbours import nearest_others, read_points
+from ingest.store import Store
+from ingest.store.collections import CollectionState
+from ingest.store.media import MediaStore
 
 # Neighbours asked per point. A bigger group is still joined whole: its members' edges overlap.
 NEIGHBOURS_PER_POINT = 16
@@ -42,13 +42,15 @@ class DisjointSets:
         self.parent[self.find(a)] = self.find(b)
 
 
-def find_duplicates(client: QdrantClient, state: store.CollectionState, threshold: float, show_progress: bool = True) -> dict:
+def find_duplicates(store: Store, state: CollectionState, threshold: float, show_progress: bool = True) -> dict:
     """The JSON-ready groups, most alike first. Each member's score is its cosine similarity
     to the group's first member (1.0 for a byte-identical copy)."""
     started = time.perf_counter()
-    points = read_points(client, state.physical, ["path", "source", "label", "sha256", "copies"])
-    with progress_bar(f"querying {state.name} ({len(points):,} points)", len(points), show_progress) as advance:
-        neighbours = nearest_others(client, state.physical, points, NEIGHBOURS_PER_POINT, threshold, on_query=advance)
+    points = read_points(store, state.physical, ["path", "source", "label", "sha256", "copies"])
+    with progress(f"querying {state.name} ({len(points):,} points)", len(points), show_progress) as bar:
+        neighbours = nearest_others(
+            store, state.physical, points, NEIGHBOURS_PER_POINT, threshold, on_query=bar.advance
+        )
 
     index_of = {pid: i for i, pid in enumerate(points.ids)}
     sets = DisjointSets(len(points))
@@ -67,7 +69,9 @@ def find_duplicates(client: QdrantClient, state: store.CollectionState, threshol
         if len(indices) < 2 and not copies:
             continue
         # The first file (by source and path) is the reference; the others follow, most alike first.
-        first = min(indices, key=lambda i: (points.payloads[i].get("source") or "", points.payloads[i].get("path") or ""))
+        first = min(
+            indices, key=lambda i: (points.payloads[i].get("source") or "", points.payloads[i].get("path") or "")
+        )
         similarity = {i: float(unit[i] @ unit[first]) for i in indices}
         indices = [first] + sorted((i for i in indices if i != first), key=lambda i: -similarity[i])
         scores = [1.0] + [similarity[i] for i in indices[1:]]
@@ -77,7 +81,9 @@ def find_duplicates(client: QdrantClient, state: store.CollectionState, threshol
             rows.append(_member(points.ids[i], payload, payload.get("label"), float(score), None))
             for copy in payload.get("copies") or []:
                 place = {**payload, "source": copy.get("source"), "path": copy.get("path")}
-                rows.append(_member(points.ids[i], place, label_of(copy.get("path") or ""), float(score), payload.get("path")))
+                rows.append(
+                    _member(points.ids[i], place, label_of(copy.get("path") or ""), float(score), payload.get("path"))
+                )
         groups.append({"size": len(rows), "min_score": min(r["score"] for r in rows), "members": rows})
     groups.sort(key=lambda g: (-g["min_score"], -g["size"], g["members"][0]["path"]))
     return {
@@ -122,8 +128,8 @@ def duplicates_montage(media: MediaStore, result: dict, path: Path) -> int:
     returns how many groups it shows."""
     # Imported here: the montage code loads torch, which the text and JSON output never need.
     from encoder.plots import image_grid
-    from ingest.montage import open_hits
-    from ingest.search import Hit
+    from ingest.query.montage import open_hits
+    from ingest.query.search import Hit
 
     shown = result["groups"][:MONTAGE_GROUPS]
     rows, captions = [], []
@@ -131,7 +137,9 @@ def duplicates_montage(media: MediaStore, result: dict, path: Path) -> int:
         members = group["members"][:MONTAGE_PER_ROW]
         hits = [Hit(m["id"], m["score"], {"sha256": m["sha256"]}) for m in members]
         rows.append(open_hits(media, hits))
-        captions.append(["same bytes" if m["same_bytes_as"] else f"{m['score']:.3f} {m['label'] or ''}" for m in members])
+        captions.append(
+            ["same bytes" if m["same_bytes_as"] else f"{m['score']:.3f} {m['label'] or ''}" for m in members]
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     image_grid(rows or [[]], captions or [[]]).save(path)
     return len(shown)

@@ -26,12 +26,11 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from qdrant_client import QdrantClient
-
-from ingest import store
 from ingest.errors import UserError
-from ingest.neighbours import StoredPoints, nearest_others, read_points
-from ingest.progress import progress_bar
+from ingest.progress import progress
+from ingest.query.neighbours import StoredPoints, nearest_others, read_points
+from ingest.store import Store
+from ingest.store.collections import CollectionState
 
 TOP_CONFUSIONS = 10
 NO_LABEL = "(no label)"
@@ -51,10 +50,10 @@ def average_precision_at_k(relevant: Sequence[bool], k: int, total_relevant: int
     return precision_sum / min(k, total_relevant)
 
 
-def evaluate(client: QdrantClient, state: store.CollectionState, k: int = 10, show_progress: bool = True) -> dict:
+def evaluate(store: Store, state: CollectionState, k: int = 10, show_progress: bool = True) -> dict:
     """Evaluate the collection `state` at K; the result is JSON-ready (see `format_evaluation`)."""
     started = time.perf_counter()
-    points = read_points(client, state.physical, ["label"])
+    points = read_points(store, state.physical, ["label"])
     labels = [p.get("label") for p in points.payloads]
     label_sizes = Counter(label for label in labels if label is not None)
     if not label_sizes:
@@ -74,8 +73,8 @@ def evaluate(client: QdrantClient, state: store.CollectionState, k: int = 10, sh
     # Only the queries' vectors go to Qdrant; the neighbours' labels come from the read above.
     subset = StoredPoints([points.ids[i] for i in queries], points.vectors[queries], [])
     label_of_id = dict(zip(points.ids, labels))
-    with progress_bar(f"querying {state.name} ({len(queries):,} queries)", len(queries), show_progress) as advance:
-        neighbours = nearest_others(client, state.physical, subset, k, on_query=advance)
+    with progress(f"querying {state.name} ({len(queries):,} queries)", len(queries), show_progress) as bar:
+        neighbours = nearest_others(store, state.physical, subset, k, on_query=bar.advance)
 
     per_label: dict[str, dict[str, float]] = defaultdict(lambda: {"queries": 0, "p": 0.0, "ap": 0.0})
     confusions: Counter[tuple[str, str]] = Counter()
@@ -105,11 +104,15 @@ def evaluate(client: QdrantClient, state: store.CollectionState, k: int = 10, sh
         "map_at_k": sum(t["ap"] for t in per_label.values()) / n_queries,
         "chance_precision_at_k": chance_sum / n_queries,
         "per_label": {
-            label: {"queries": t["queries"], "precision_at_k": t["p"] / t["queries"], "map_at_k": t["ap"] / t["queries"]}
+            label: {
+                "queries": t["queries"],
+                "precision_at_k": t["p"] / t["queries"],
+                "map_at_k": t["ap"] / t["queries"],
+            }
             for label, t in sorted(per_label.items())
         },
         "confusions": most_confused(confusions, per_label, k),
-        "evaluated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -126,13 +129,25 @@ def most_confused(confusions: Counter, per_label: dict, k: int) -> list[dict]:
     return rows[:TOP_CONFUSIONS]
 
 
-def store_evaluation(client: QdrantClient, state: store.CollectionState, result: dict) -> None:
+def store_evaluation(store: Store, state: CollectionState, result: dict) -> None:
     """Keep the result in the collection's metadata, where `ingest info` and the page read it.
     The metadata belongs to the physical collection of one model, and records that model's
     id, so a later `--retrain` never shows an evaluation of another model."""
-    kept = {key: result[key] for key in ("k", "queries", "precision_at_k", "map_at_k", "chance_precision_at_k",
-                                         "model_id", "evaluated_at", "per_label", "confusions")}
-    store.update_metadata(client, state.physical, {"evaluation": kept})
+    kept = {
+        key: result[key]
+        for key in (
+            "k",
+            "queries",
+            "precision_at_k",
+            "map_at_k",
+            "chance_precision_at_k",
+            "model_id",
+            "evaluated_at",
+            "per_label",
+            "confusions",
+        )
+    }
+    store.update_metadata(state.physical, {"evaluation": kept})
 
 
 def format_evaluation(result: dict) -> str:
@@ -154,5 +169,7 @@ def format_evaluation(result: dict) -> str:
     if result["confusions"]:
         lines += ["", f"  most confused (share of the query label's top-{k} slots held by the other label)"]
         for row in result["confusions"]:
-            lines.append(f"  {row['query_label']:>{width}} -> {row['neighbour_label']:<{width}} {row['rate']:>6.1%}  ({row['count']:,})")
+            lines.append(
+                f"  {row['query_label']:>{width}} -> {row['neighbour_label']:<{width}} {row['rate']:>6.1%}  ({row['count']:,})"
+            )
     return "\n".join(lines)

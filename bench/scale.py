@@ -1,0 +1,165 @@
+"""How the embedded store scales: N points into a fresh Qdrant Edge store, then the searches the
+product makes, and qdrant-client's local mode (the earlier embedded store) beside it at the sizes
+where it finishes in reasonable time. Prints JSON.
+
+Vectors are synthetic, shaped like the encoder's: unit vectors (256-d) drawn around 600 cluster
+centres (6 labels x 100 modes), so that neighbours are as close as real photos' (median cosine of
+a point to its nearest other about 0.8) and an HNSW graph meets the structure it would meet in a
+real collection. The payload has every field `ingest load` writes, the same sizes.
+
+    python bench/scale.py --points 100000 [--local-mode-max 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
+
+from ingest.query.evaluate import evaluate  # noqa: E402
+from ingest.store import Point, Store, Where  # noqa: E402
+from ingest.store.client import ClientStore  # noqa: E402
+from ingest.store.collections import CollectionState  # noqa: E402
+from ingest.store.edge import EdgeStore  # noqa: E402
+
+DIM, BATCH, LABELS = 256, 256, ("bird", "cat", "deer", "dog", "frog", "horse")
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((len(LABELS) * 100, DIM)).astype(np.float32)
+    which = rng.integers(0, len(centres), n)
+    vectors = centres[which] / np.sqrt(DIM) + rng.standard_normal((n, DIM)).astype(np.float32) * 0.045
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors, [LABELS[c % len(LABELS)] for c in which]
+
+
+def payload(i: int, label: str) -> dict:
+    return {
+        "path": f"photos/{label}/{i:06d}.jpg",
+        "source": "bench.zip",
+        "label": label,
+        "width": 500,
+        "height": 375,
+        "format": "JPEG",
+        "bytes": 48_213,
+        "sha256": f"{i:064x}",
+        "model_id": "0" * 16,
+        "recon_error": 0.01 + (i % 997) / 1e4,
+        "ingested_at": "2026-11-25T10:00:00+00:00",
+    }
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return round(statistics.median(ordered), 3), round(ordered[int(0.95 * (len(ordered) - 1))], 3)
+
+
+def timed_ms(calls) -> list[float]:
+    out = []
+    for call in calls:
+        started = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def measure(open_store, vectors: np.ndarray, labels: list[str], evaluate_too: bool) -> dict:
+    n, name = len(vectors), "bench"
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(n)]
+    store: Store = open_store()
+    store.create_collection(name, DIM, {"model_id": "bench"})
+    started = time.perf_counter()
+    for i in range(0, n, BATCH):
+        store.upsert(name, [Point(ids[j], vectors[j], payload(j, labels[j])) for j in range(i, min(n, i + BATCH))])
+    upsert_s = time.perf_counter() - started
+    started = time.perf_counter()
+    built = store.build_index(name)
+    index_s = time.perf_counter() - started
+    store.close()
+
+    started = time.perf_counter()
+    store = open_store()
+    store.count(name)  # the collection's files are opened on first use
+    reopen_s = time.perf_counter() - started
+    rng = np.random.default_rng(1)
+    queries = vectors[rng.choice(n, 200, replace=False)]
+    for q in queries[:10]:
+        store.search(name, q, 10)  # warm-up
+    p50, p95 = percentiles(timed_ms(lambda q=q: store.search(name, q, 10) for q in queries))
+    f50, f95 = percentiles(timed_ms(lambda q=q: store.search(name, q, 10, Where(label="cat")) for q in queries[:100]))
+    result = {
+        "points": n,
+        "upsert_points_per_s": round(n / upsert_s),
+        "upsert_s": round(upsert_s, 2),
+        "index_built": built,
+        "index_s": round(index_s, 2),
+        "reopen_s": round(reopen_s, 3),
+        "search_p50_ms": p50,
+        "search_p95_ms": p95,
+        "filtered_search_p50_ms": f50,
+        "filtered_search_p95_ms": f95,
+    }
+    if evaluate_too:
+        started = time.perf_counter()
+        scored = evaluate(store, CollectionState(name, name, "bench", {}), 10, show_progress=False)
+        result["evaluate_s"] = round(time.perf_counter() - started, 1)
+        result["evaluate_precision_at_10"] = round(scored["precision_at_k"], 4)
+    store.close()
+    return result
+
+
+def disk_mb(folder: Path) -> tuple[float, float]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    real = sum(p.stat().st_blocks * 512 for p in files) / 2**20
+    apparent = sum(p.stat().st_size for p in files) / 2**20
+    return round(real, 1), round(apparent, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--local-mode-max", type=int, default=20_000, help="largest size tried in local mode")
+    args = parser.parse_args()
+    vectors, labels = synthetic(args.points)
+    scratch = Path(tempfile.mkdtemp(prefix="cbir-scale-"))
+    try:
+        edge_dir = scratch / "edge"
+        report = {"vectors": "synthetic, 600 clusters on the unit sphere (see the docstring)"}
+        report["embedded"] = measure(lambda: EdgeStore(edge_dir), vectors, labels, evaluate_too=True)
+        report["embedded"]["disk_mb"], report["embedded"]["disk_apparent_mb"] = disk_mb(edge_dir)
+        report["embedded"]["engine"] = "Qdrant Edge (qdrant-edge-py 0.9.0)"
+        report["local_mode"] = []
+        for n in sorted({min(6_000, args.points), min(args.local_mode_max, args.points)}):
+            folder = scratch / f"local-{n}"
+            row = measure(lambda f=folder: ClientStore.local_mode(f), vectors[:n], labels[:n], evaluate_too=n <= 6_000)
+            row["disk_mb"], row["disk_apparent_mb"] = disk_mb(folder)
+            report["local_mode"].append(row)
+            shutil.rmtree(folder)
+        report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        report["targets"] = {
+            "upsert_at_least_10000_per_s": report["embedded"]["upsert_points_per_s"] >= 10_000,
+            "reopen_under_1_s": report["embedded"]["reopen_s"] < 1,
+            "search_p50_under_5_ms": report["embedded"]["search_p50_ms"] < 5,
+            "filtered_search_p50_under_5_ms": report["embedded"]["filtered_search_p50_ms"] < 5,
+            "evaluate_under_3_minutes": report["embedded"]["evaluate_s"] < 180,
+        }
+        print(json.dumps(report, indent=2))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""`ingest load`: index a zip or a folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ingest.cli.app import CollectionOpt, JsonOpt, app, say, user_errors
+from ingest.errors import UserError
+from ingest.settings import DEFAULT_COLLECTION, Settings
+
+
+@app.command()
+@user_errors
+def load(
+    path: Annotated[Path, typer.Argument(help="A .zip of images, or a folder of them.")],
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Train exactly N epochs (default: as many as fit in 9 minutes, at most 100; stops early on a plateau).",
+        ),
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Train a new model on PATH and re-embed the whole collection with it.")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Fill a new collection with this trained model (an id from `ingest info`) instead of training one."
+        ),
+    ] = None,
+    image_size: Annotated[int, typer.Option(help="Model input side in pixels when training (power of two).")] = 32,
+    shards: Annotated[int | None, typer.Option(min=1, help="Shards of a new collection (Qdrant cluster).")] = None,
+    replicas: Annotated[int | None, typer.Option(min=1, help="Replicas of each shard (Qdrant cluster).")] = None,
+    write_consistency: Annotated[int | None, typer.Option(min=1, help="Replicas that must confirm a write.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index the images of a zip (or folder) into a collection, training a model first if it has none."""
+    from ingest.load.pipeline import LoadOptions
+    from ingest.load.pipeline import load as run_load
+    from ingest.store import Layout
+
+    if image_size < 8 or image_size & (image_size - 1):
+        raise UserError(f"--image-size must be a power of two >= 8, got {image_size}")
+    settings = Settings.from_env()
+    options = LoadOptions(
+        collection=collection,
+        epochs=epochs,
+        retrain=retrain,
+        model_id=model,
+        image_size=image_size,
+        layout=Layout(shards, replicas, write_consistency),
+    )
+    report = run_load(path, settings, options, on_skip=lambda s: say(f"skipped {s.path}: {s.reason}"), notify=say)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    trained = f", trained it in {report.train_seconds:.0f}s" if report.trained else ""
+    typer.echo(f"collection {report.collection!r} ({settings.describe_store()}), model {report.model_id}{trained}")
+    typer.echo(f"  indexed          {report.indexed:,}")
+    copies = f" ({len(report.copies)} new copies recorded)" if report.copies else ""
+    typer.echo(f"  already present  {report.present:,}{copies}")
+    if report.carried:
+        typer.echo(f"  re-embedded      {report.carried:,} (from the previous model's collection)")
+    typer.echo(f"  skipped          {len(report.skipped):,}" + (" (reasons above)" if report.skipped else ""))
+    typer.echo(f"  time             {report.seconds:.1f}s")

@@ -1,0 +1,190 @@
+"""`ingest load`: zip -> reader -> encoder -> store writer, in one screen.
+
+A collection with no model yet gets one trained on these photos first (`training`). Media
+copies are written before their points, and a collection is bound to its model before its
+first point, so an interrupted load leaves a consistent collection that the same command
+completes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from encoder.device import torch_threads
+from encoder.embed import Embedder
+from ingest.errors import UserError
+from ingest.load.batches import embed_into, stored_records
+from ingest.load.reader import Skipped, Source
+from ingest.load.records import read_records
+from ingest.load.training import train_model
+from ingest.load.writer import StoreWriter
+from ingest.progress import progress
+from ingest.settings import DEFAULT_COLLECTION, Settings
+from ingest.store import Layout, Store, embedded_store_exists, open_store
+from ingest.store import collections as cols
+from ingest.store.media import THUMBNAIL_SIDE, MediaStore
+from ingest.store.migrate import legacy_notice
+
+
+@dataclass
+class LoadOptions:
+    collection: str = DEFAULT_COLLECTION
+    epochs: int | None = None
+    retrain: bool = False
+    model_id: str | None = None  # fill a new collection with this already trained model
+    image_size: int = 32
+    layout: Layout = Layout()  # shards, replicas, write consistency of a new collection (a cluster)
+    show_progress: bool = True
+
+
+@dataclass
+class LoadReport:
+    collection: str
+    physical: str
+    model_id: str
+    trained: bool
+    indexed: int = 0
+    present: int = 0
+    carried: int = 0  # points re-embedded from the old collection by --retrain
+    copies: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "collection": self.collection,
+            "physical_collection": self.physical,
+            "model_id": self.model_id,
+            "trained": self.trained,
+            "indexed": self.indexed,
+            "already_present": self.present,
+            "re_embedded": self.carried,
+            "copies": [{"path": path, "copy_of": original} for path, original in self.copies],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "train_seconds": round(self.train_seconds, 3),
+        }
+
+
+def load(
+    path: Path,
+    settings: Settings,
+    options: LoadOptions,
+    on_skip: Callable[[Skipped], None] = lambda _: None,
+    notify: Callable[[str], None] = lambda _: None,
+) -> LoadReport:
+    started = time.perf_counter()
+    source = Source(path)  # a wrong path fails here, before anything is written
+    skipped: list[Skipped] = []
+
+    def skip(entry: Skipped) -> None:
+        skipped.append(entry)
+        on_skip(entry)
+
+    def no_images() -> str:
+        return no_images_message(source, skipped)
+
+    if notice := legacy_notice(settings):
+        notify(f"note: {notice}")
+    checkpoint, trained = existing_model(settings, options), None
+    if checkpoint is None:  # the store is not held while training, so the page keeps working
+        trained = train_model(
+            source, settings.models_dir, options.image_size, options.epochs, skip, no_images, options.show_progress
+        )
+        checkpoint = trained.path
+    embedder = Embedder.from_file(checkpoint)
+    media = MediaStore(settings.media_dir)
+    waiting = "waiting for the embedded store, held by another process (the page?)"
+    with open_store(settings, on_wait=lambda: notify(waiting)) as store:
+        old, physical = prepare(store, options, embedder)
+        report = LoadReport(
+            options.collection,
+            physical,
+            embedder.model_id,
+            trained is not None,
+            skipped=skipped,
+            train_seconds=trained.seconds if trained else 0.0,
+        )
+        writer = StoreWriter(store, physical, embedder.model_id)
+        # One core is left to the writer: on 2 cores, embedding on both slows the store's
+        # writes more than it speeds embedding (docs/measurements.md).
+        with torch_threads(torch.get_num_threads() - 1):
+            try:  # a model trained here has read every file once already and reported the bad ones
+                records = read_records(
+                    source, (lambda _: None) if trained else skip, options.show_progress, decode_side=THUMBNAIL_SIDE
+                )
+                embed_into(records, embedder, writer, media)
+                if old and old.physical != physical:
+                    report.carried = embed_into(
+                        stored_records(store, old.physical, media, skip, options.show_progress), embedder, writer
+                    )
+            finally:
+                counts = writer.close()
+        report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
+        if report.indexed + report.present + report.carried == 0:
+            if old is None:
+                store.delete_collection(physical)  # created by this run, holds nothing
+            raise UserError(no_images())
+        finish(store, options.collection, physical, old, report.carried, notify, options.show_progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def existing_model(settings: Settings, options: LoadOptions) -> Path | None:
+    """The collection's own model, or the one --model names; None when one must be trained."""
+    if not options.retrain and (not settings.embedded or embedded_store_exists(settings)):
+        with open_store(settings) as store:
+            current = cols.state(store, options.collection)
+        if current is not None:
+            return cols.checkpoint_path(settings, current)
+    if options.model_id:
+        return cols.checkpoint_path(settings, cols.CollectionState(options.collection, "", options.model_id, {}))
+    return None
+
+
+def prepare(store: Store, options: LoadOptions, embedder: Embedder) -> tuple[cols.CollectionState | None, str]:
+    """The collection as it is, and the physical collection this load writes into (created,
+    and named by the alias when the collection is new)."""
+    old = cols.state(store, options.collection)
+    if old and old.model_id not in (None, embedder.model_id) and not options.retrain:
+        raise UserError(
+            f"collection {options.collection!r} was filled by model {old.model_id}, "
+            f"not {embedder.model_id}: use --retrain to rebuild it"
+        )
+    physical = cols.create(
+        store, options.collection, embedder.model_id, embedder.dim, options.layout, like=old.physical if old else None
+    )
+    if old is None:
+        store.set_alias(options.collection, physical)
+    return old, physical
+
+
+def finish(
+    store: Store,
+    collection: str,
+    physical: str,
+    old: cols.CollectionState | None,
+    carried: int,
+    notify: Callable[[str], None],
+    show_progress: bool,
+) -> None:
+    """Point the collection at what was written, delete what it replaces, index a big collection."""
+    if old and old.physical != physical:
+        store.set_alias(collection, physical)
+        kept = cols.retire(store, collection, physical, old.physical, carried == store.count(old.physical))
+        for name in kept:
+            notify(f"kept the old collection {name}: some of its images have no stored copy")
+    with progress(f"indexing {collection} for fast search", None, show_progress):
+        store.build_index(physical)
+
+
+def no_images_message(source: Source, skipped: list[Skipped]) -> str:
+    reasons = sorted({s.reason.split(" (")[0] for s in skipped})
+    detail = f" ({len(skipped)} files skipped: {'; '.join(reasons[:3])})" if skipped else ""
+    return f"no usable images in {source.path}{detail}: give a zip or folder of JPEG, PNG, WebP, BMP or GIF files"

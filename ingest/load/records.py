@@ -1,0 +1,91 @@
+"""The record of one photo, from the reader to the writer. Its fields are named as the
+point's payload names them, and `payload()` is the only place that payload is built."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from ingest.images import ImageRejected, decode
+from ingest.load.reader import Skipped, Source
+from ingest.progress import progress
+
+# Point ids are UUIDv5 of the image's SHA-256 in this namespace: same bytes, same point.
+POINT_NAMESPACE = uuid.UUID("6f1c2a4e-5b7d-4e8f-9a0b-1c2d3e4f5a6b")
+# What the payload says of the file itself; the writer adds model_id, recon_error, ingested_at
+# (and `copies`, the other places the same bytes were found).
+FILE_FIELDS = ("path", "source", "label", "width", "height", "format", "bytes", "sha256")
+
+
+def point_id(sha256: str) -> str:
+    return str(uuid.uuid5(POINT_NAMESPACE, sha256))
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ImageRecord:
+    path: str  # inside the zip or folder, '/'-separated
+    source: str  # the zip's or folder's name
+    label: str | None  # the folder the file is in
+    width: int  # of the full picture, EXIF rotation applied
+    height: int
+    format: str  # as recognised from the content: JPEG, PNG, ...
+    bytes: int  # the file's size
+    sha256: str  # of the file's bytes
+    image: Image.Image = field(repr=False)  # decoded, RGB; never stored in the payload
+    data: bytes | None = field(default=None, repr=False)  # the file; None when re-read from the media store
+
+    @property
+    def id(self) -> str:
+        return point_id(self.sha256)
+
+    @property
+    def place(self) -> dict:
+        return {"source": self.source, "path": self.path}
+
+    def payload(self, model_id: str, recon_error: float, ingested_at: str) -> dict:
+        fields = {name: getattr(self, name) for name in FILE_FIELDS}
+        return {**fields, "model_id": model_id, "recon_error": float(recon_error), "ingested_at": ingested_at}
+
+    @classmethod
+    def from_payload(cls, payload: dict, image: Image.Image) -> ImageRecord:
+        """A stored point's record, its picture read back from the media store (--retrain)."""
+        return cls(**{name: payload.get(name) for name in FILE_FIELDS}, image=image)
+
+
+def read_records(
+    source: Source, on_skip: Callable[[Skipped], None], show_progress: bool, decode_side: int
+) -> Iterator[ImageRecord]:
+    """Every usable image of the source, decoded; each unusable file is passed to on_skip.
+    A JPEG is decoded at a reduced scale that still covers decode_side (much faster)."""
+    with progress(f"reading {source.name}", source.count(), show_progress) as bar:
+        for entry in source:
+            bar.advance()
+            if isinstance(entry, Skipped):
+                on_skip(entry)
+                continue
+            try:
+                decoded = decode(entry.data, target_side=decode_side)
+            except ImageRejected as exc:
+                on_skip(Skipped(entry.path, str(exc)))
+                continue
+            yield ImageRecord(
+                path=entry.path,
+                source=source.name,
+                label=entry.label,
+                width=decoded.width,
+                height=decoded.height,
+                format=decoded.format,
+                bytes=len(entry.data),
+                sha256=hashlib.sha256(entry.data).hexdigest(),
+                image=decoded.image,
+                data=entry.data,
+            )

@@ -1,0 +1,147 @@
+"""The one way to query a collection, shared by `ingest search` and the page.
+
+An `Index` is a collection together with the model that filled it: a query image goes
+through that model's fixed transform and encoder, then the store ranks by cosine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from encoder.embed import Embedder
+from ingest.errors import UserError
+from ingest.settings import Settings
+from ingest.store import Record, Scored, Store, Where
+from ingest.store import collections as cols
+
+# A point picked without a query vector (a random pick, a browsed page) has no score.
+NO_SCORE = float("nan")
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict
+
+    @classmethod
+    def of(cls, found: Scored | Record) -> Hit:
+        return cls(found.id, found.score if isinstance(found, Scored) else NO_SCORE, found.payload)
+
+    @property
+    def path(self) -> str:
+        return self.payload.get("path", "")
+
+    @property
+    def label(self) -> str | None:
+        return self.payload.get("label")
+
+    @property
+    def sha256(self) -> str:
+        return self.payload.get("sha256", "")
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "label": self.label, "score": round(self.score, 6), "id": self.id}
+
+
+@dataclass
+class Index:
+    store: Store
+    state: cols.CollectionState
+    embedder: Embedder
+
+    def __post_init__(self) -> None:
+        if self.embedder.model_id != self.state.model_id:
+            raise UserError(
+                f"collection {self.state.name!r} was filled by model {self.state.model_id}; "
+                f"refusing to search it with model {self.embedder.model_id}"
+            )
+
+    @classmethod
+    def open(cls, store: Store, settings: Settings, collection: str) -> Index:
+        state = cols.require(store, collection)
+        return cls(store, state, Embedder.from_file(cols.checkpoint_path(settings, state)))
+
+    @property
+    def physical(self) -> str:
+        return self.state.physical
+
+    def embed(self, image: Image.Image) -> np.ndarray:
+        return self.embedder.embed_images([image])[0][0]
+
+    def by_image(
+        self, image: Image.Image, k: int = 10, label: str | None = None, min_score: float | None = None
+    ) -> list[Hit]:
+        return self.by_vector(self.embed(image), k, label, min_score)
+
+    def by_point(
+        self, point_id: str, k: int = 10, label: str | None = None, min_score: float | None = None
+    ) -> list[Hit]:
+        """ "More like this": the stored vector of a point queries its own collection; the
+        point itself is left out."""
+        vector = self.vector_of(point_id)
+        found = self.store.search(self.physical, vector, k, Where(label=label, exclude_ids=(point_id,)), min_score)
+        return [Hit.of(s) for s in found]
+
+    def by_vector(
+        self, vector: np.ndarray, k: int = 10, label: str | None = None, min_score: float | None = None
+    ) -> list[Hit]:
+        # A payload filter inside the store, so K results come back even when the label is rare.
+        return [Hit.of(s) for s in self.store.search(self.physical, vector, k, Where(label=label), min_score)]
+
+    def by_examples(
+        self,
+        positives: Sequence[np.ndarray],
+        negatives: Sequence[np.ndarray] = (),
+        k: int = 10,
+        label: str | None = None,
+        min_score: float | None = None,
+        exclude: Sequence[str] = (),
+    ) -> list[Hit]:
+        """Several example photos, and photos to stay away from (Qdrant's recommendation query)."""
+        if len(positives) == 1 and not negatives:  # the plain search, scored by cosine as always
+            where = Where(label=label, exclude_ids=tuple(exclude))
+            return [Hit.of(s) for s in self.store.search(self.physical, positives[0], k, where, min_score)]
+        found = self.store.recommend(
+            self.physical, positives, negatives, k, Where(label=label, exclude_ids=tuple(exclude)), min_score
+        )
+        return [Hit.of(s) for s in found]
+
+    def vector_of(self, point_id: str) -> np.ndarray:
+        found = self.store.retrieve(self.physical, [point_id], payload=False, vectors=True)
+        if not found:
+            raise UserError(f"no point {point_id} in collection {self.state.name!r}")
+        return found[0].vector
+
+    def count(self) -> int:
+        return self.store.count(self.physical)
+
+    def labels(self) -> dict[str, int]:
+        """Label -> number of points, most common first."""
+        counts = self.store.facet(self.physical, "label")
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    # Picking points without a query vector: the page's random pick, its browser, and the
+    # payload of a picked point. Not searches: no embedding, no ranking.
+    def point(self, point_id: str) -> Hit | None:
+        found = self.store.retrieve(self.physical, [point_id])
+        return Hit.of(found[0]) if found else None
+
+    def sample(self, label: str | None = None) -> Hit | None:
+        found = self.store.sample(self.physical, Where(label=label))
+        return Hit.of(found) if found else None
+
+    def browse(
+        self, label: str | None = None, path_words: str | None = None, limit: int = 24, offset: str | None = None
+    ) -> tuple[list[Hit], str | None]:
+        """One page of points in id order, filtered inside the store (every word of
+        path_words must be a whole word of the path: `cat 0042` finds `animals/cat/0042.jpg`);
+        returns the page and the offset of the next one (None after the last)."""
+        records, next_offset = self.store.scroll(
+            self.physical, Where(label=label, path_words=path_words), limit, offset
+        )
+        return [Hit.of(r) for r in records], next_offset

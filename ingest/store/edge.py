@@ -1,0 +1,335 @@
+"""`Store` on Qdrant Edge: Qdrant's own engine inside this process, no server.
+
+Edge gives one shard (segments, write-ahead log, payload indexes, HNSW on demand) per folder.
+What a server adds on top is built here, small: a folder per collection, and a manifest
+(`manifest.json`: each collection's dimension and metadata, and the aliases) that is
+replaced by an atomic rename, so switching an alias (`--retrain`) is one step that a crash
+cannot half-do. Layout of the store's folder:
+
+    lock                  our flock (see `lock.py`); taken before any shard is opened
+    manifest.json
+    collections/<name>/   one Edge shard
+
+The API is marked beta and pinned in pyproject.toml; tests/test_store_contract.py checks the
+behaviour this module relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import qdrant_edge as qe
+
+from ingest.store.base import (
+    DATETIME_FIELDS,
+    FLOAT_FIELDS,
+    KEYWORD_FIELDS,
+    SCROLL_PAGE,
+    TEXT_FIELDS,
+    Layout,
+    Point,
+    Record,
+    Scored,
+    Store,
+    Where,
+)
+from ingest.store.lock import DirectoryLock
+
+MANIFEST_FORMAT = "cbir-edge-store/1"
+QUERY_CHUNK = 256
+# Edge builds an HNSW graph only when asked (`optimize`). Below this many points an exact
+# search is already fast (about 4 ms at 60,000 on 2 cores), and building costs seconds.
+INDEX_MIN_POINTS = 50_000
+
+
+def edge_filter(where: Where | None) -> qe.Filter | None:
+    if not where:
+        return None
+    must = []
+    if where.label:
+        must.append(qe.FieldCondition(key="label", match=qe.MatchValue(where.label)))
+    if where.source:
+        must.append(qe.FieldCondition(key="source", match=qe.MatchValue(where.source)))
+    if where.words:
+        must.append(qe.FieldCondition(key="path", match=qe.MatchText(where.words)))
+    must_not = [qe.HasIdCondition({uuid.UUID(i) for i in where.exclude_ids})] if where.exclude_ids else None
+    return qe.Filter(must=must or None, must_not=must_not)
+
+
+def _record(point) -> Record:
+    vector = np.asarray(point.vector, dtype=np.float32) if point.vector is not None else None
+    return Record(str(point.id), point.payload or {}, vector)
+
+
+def _scored(point) -> Scored:
+    return Scored(str(point.id), float(point.score), point.payload or {})
+
+
+def _selector(payload: bool | Sequence[str]) -> bool | list[str]:
+    return payload if isinstance(payload, bool) else list(payload)
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write, flush to disk, then rename over the old file: a reader or a crash sees the
+    old version or the new one, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class EdgeStore(Store):
+    embedded = True
+
+    def __init__(self, root: Path, wait_s: float = 0.0, on_wait: Callable[[], None] | None = None) -> None:
+        self.root = root
+        self.description = f"embedded store at {root}"
+        (root / "collections").mkdir(parents=True, exist_ok=True)
+        self._lock = DirectoryLock(root / "lock")
+        self._lock.acquire(wait_s, on_wait)
+        self._shards: dict[str, qe.EdgeShard] = {}
+        try:
+            self._manifest = self._read_manifest()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    # The manifest.
+    def _read_manifest(self) -> dict:
+        path = self.root / "manifest.json"
+        if not path.exists():
+            return {"format": MANIFEST_FORMAT, "collections": {}, "aliases": {}}
+        manifest = json.loads(path.read_text())
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"{path} is not a {MANIFEST_FORMAT} manifest")
+        return manifest
+
+    def _save_manifest(self) -> None:
+        write_json_atomically(self.root / "manifest.json", self._manifest)
+
+    def _entry(self, name: str) -> dict:
+        try:
+            return self._manifest["collections"][name]
+        except KeyError:
+            raise KeyError(f"no collection {name!r} in the {self.description}") from None
+
+    def _shard(self, name: str) -> qe.EdgeShard:
+        if name not in self._shards:
+            self._entry(name)
+            self._shards[name] = qe.EdgeShard.load(str(self._folder(name)))
+        return self._shards[name]
+
+    def _folder(self, name: str) -> Path:
+        return self.root / "collections" / name
+
+    # Collections, aliases, metadata.
+    def collections(self) -> list[str]:
+        return sorted(self._manifest["collections"])
+
+    def aliases(self) -> dict[str, str]:
+        return dict(self._manifest["aliases"])
+
+    def create_collection(self, name: str, dim: int, metadata: dict, layout: Layout = Layout()) -> None:
+        if name in self._manifest["collections"]:
+            raise ValueError(f"collection {name!r} already exists")
+        folder = self._folder(name)
+        if folder.exists():  # left by a create that a crash interrupted: never in the manifest
+            shutil.rmtree(folder)
+        shard = qe.EdgeShard.create(str(folder), qe.EdgeConfig(vectors=qe.EdgeVectorParams(dim, qe.Distance.Cosine)))
+        indexes = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+        indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in TEXT_FIELDS]
+        indexes += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
+        indexes += [(f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS]
+        for field, schema in indexes:
+            shard.update(qe.UpdateOperation.create_field_index(field, schema))
+        shard.flush()
+        self._shards[name] = shard
+        self._manifest["collections"][name] = {"dim": dim, "metadata": dict(metadata)}
+        self._save_manifest()
+
+    def delete_collection(self, name: str) -> None:
+        self._entry(name)
+        del self._manifest["collections"][name]
+        self._manifest["aliases"] = {a: c for a, c in self._manifest["aliases"].items() if c != name}
+        self._save_manifest()  # gone for every reader before its files go
+        shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        shutil.rmtree(self._folder(name), ignore_errors=True)
+
+    def set_alias(self, alias: str, collection: str) -> None:
+        self._entry(collection)
+        self._manifest["aliases"][alias] = collection
+        self._save_manifest()
+
+    def metadata(self, name: str) -> dict:
+        return dict(self._entry(name)["metadata"])
+
+    def update_metadata(self, name: str, changes: dict) -> None:
+        self._entry(name)["metadata"].update(changes)
+        self._save_manifest()
+
+    def layout(self, name: str) -> Layout:
+        self._entry(name)
+        return Layout()
+
+    def dimension(self, name: str) -> int:
+        return self._entry(name)["dim"]
+
+    # Points.
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        # One conversion of the whole batch: Edge takes lists faster than numpy rows.
+        vectors = np.asarray([p.vector for p in points], dtype=np.float32).tolist()
+        self._shard(name).update(
+            qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)])
+        )
+
+    def retrieve(
+        self, name: str, ids: Sequence[str], payload: bool | Sequence[str] = True, vectors: bool = False
+    ) -> list[Record]:
+        found = self._shard(name).retrieve(list(ids), _selector(payload), vectors)
+        by_id = {str(p.id): _record(p) for p in found}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def set_payload(self, name: str, ids: Sequence[str], payload: dict) -> None:
+        self._shard(name).update(qe.UpdateOperation.set_payload(list(ids), payload))
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        self._shard(name).update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def count(self, name: str, where: Where | None = None) -> int:
+        return self._shard(name).count(qe.CountRequest(exact=True, filter=edge_filter(where)))
+
+    def scroll(
+        self,
+        name: str,
+        where: Where | None = None,
+        limit: int = SCROLL_PAGE,
+        offset: str | None = None,
+        payload: bool | Sequence[str] = True,
+        vectors: bool = False,
+    ) -> tuple[list[Record], str | None]:
+        records, next_offset = self._shard(name).scroll(
+            qe.ScrollRequest(
+                offset=offset,
+                limit=limit,
+                filter=edge_filter(where),
+                with_payload=_selector(payload),
+                with_vector=vectors,
+            )
+        )
+        return [_record(p) for p in records], (str(next_offset) if next_offset is not None else None)
+
+    def search(
+        self, name: str, vector: np.ndarray, limit: int, where: Where | None = None, min_score: float | None = None
+    ) -> list[Scored]:
+        found = self._shard(name).query(
+            qe.QueryRequest(
+                limit=limit,
+                query=qe.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
+                filter=edge_filter(where),
+                score_threshold=min_score,
+                with_payload=True,
+            )
+        )
+        return [_scored(p) for p in found]
+
+    def search_batch(
+        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
+    ) -> list[list[Scored]]:
+        shard, rows = self._shard(name), np.asarray(vectors, dtype=np.float32).tolist()
+        results: list[list[Scored]] = []
+        for start in range(0, len(rows), QUERY_CHUNK):
+            requests = [
+                qe.QueryRequest(limit=limit, query=qe.Query.Nearest(row), score_threshold=min_score, with_payload=False)
+                for row in rows[start : start + QUERY_CHUNK]
+            ]
+            results += [[_scored(p) for p in found] for found in shard.query_batch(qe.QueryBatchRequest(requests))]
+        return results
+
+    def recommend(
+        self,
+        name: str,
+        positives: Sequence[np.ndarray],
+        negatives: Sequence[np.ndarray],
+        limit: int,
+        where: Where | None = None,
+        min_score: float | None = None,
+    ) -> list[Scored]:
+        query = qe.Query.RecommendBestScore(
+            qe.RecommendQuery(
+                positives=[np.asarray(v, dtype=np.float32).tolist() for v in positives],
+                negatives=[np.asarray(v, dtype=np.float32).tolist() for v in negatives],
+            )
+        )
+        found = self._shard(name).query(
+            qe.QueryRequest(
+                limit=limit, query=query, filter=edge_filter(where), score_threshold=min_score, with_payload=True
+            )
+        )
+        return [_scored(p) for p in found]
+
+    def sample(self, name: str, where: Where | None = None) -> Record | None:
+        found = self._shard(name).query(
+            qe.QueryRequest(limit=1, query=qe.Sample.Random, filter=edge_filter(where), with_payload=True)
+        )
+        return Record(str(found[0].id), found[0].payload or {}) if found else None
+
+    def highest(self, name: str, key: str, limit: int) -> list[Record]:
+        records, _ = self._shard(name).scroll(
+            qe.ScrollRequest(
+                limit=limit,
+                order_by=qe.OrderBy(key, qe.Direction.Desc),
+                with_payload=True,
+            )
+        )
+        return [_record(p) for p in records]
+
+    def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
+        response = self._shard(name).facet(
+            qe.FacetRequest(key=key, limit=100_000, exact=True, filter=edge_filter(where))
+        )
+        return {str(h.value): h.count for h in response.hits if h.count > 0}
+
+    def build_index(self, name: str) -> bool:
+        """Build the HNSW graph of a big collection (minutes at 500,000 points); True when built."""
+        if self.count(name) < INDEX_MIN_POINTS:
+            return False
+        shard = self._shard(name)
+        built = shard.optimize()
+        shard.flush()
+        return built
+
+    def flush(self) -> None:
+        """Write every open collection's segments to disk (the write-ahead log already has
+        the points: this makes reopening fast)."""
+        for shard in self._shards.values():
+            shard.flush()
+
+    def disk_bytes(self) -> int:
+        """Real size on disk: Edge preallocates sparse files, whose apparent size is far larger."""
+        return sum(p.stat().st_blocks * 512 for p in self.root.rglob("*") if p.is_file())
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            for shard in self._shards.values():
+                shard.close()
+            self._shards.clear()
+            self._lock.release()
