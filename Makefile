@@ -1,7 +1,9 @@
 # make run  : install into .venv if needed, ingest ZIP (default: the bundled sample), open the page
 # make test : install into .venv if needed (and Chromium for the browser test), run every test
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first Python 3.11 or newer on the PATH; 3.11 first, the version every test runs on.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 ZIP ?= examples/animals-mini.zip
@@ -14,6 +16,7 @@ install: $(VENV)/.installed
 
 # Reinstall only when the project's requirements change.
 $(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "error: no Python 3.11 or newer on the PATH: install python3.11 (e.g. apt install python3.11, brew install python@3.11)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -34,6 +37,8 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: install chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -253,7 +253,7 @@ def train(
         epoch_start = time.perf_counter()
         title = f"epoch {epoch}/{planned}" if planned else f"epoch {epoch} (timing it)"
         with progress(title, run.steps_per_epoch) as bar:
-            losses = run.train_epoch(lambda mean: bar.advance(description=f"{title}  loss {mean:.4f}"))
+            losses = run.train_epoch(lambda mean, title=title: bar.advance(description=f"{title}  loss {mean:.4f}"))
             val = run.validation_losses()
             epoch_seconds.append(time.perf_counter() - epoch_start)
             planned = epochs_that_fit(cfg, epoch_seconds, planned)

@@ -80,7 +80,8 @@ def read_upload(name: str, data: bytes, max_bytes: int) -> Image.Image:
     UploadRejected with one line that says what is wrong."""
     if len(data) > max_bytes:
         raise UploadRejected(
-            f"{name} is too large ({len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB): upload a smaller photo"
+            f"{name} is too large ({len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB): "
+            "upload a smaller photo"
         )
     try:
         return decode(data, target_side=THUMBNAIL_SIDE).image

@@ -22,7 +22,7 @@ def load(
         int | None,
         typer.Option(
             min=1,
-            help="Train exactly N epochs (default: as many as fit in 9 minutes, at most 100; stops early on a plateau).",
+            help="Train exactly N epochs (default: as many as fit in the time budget).",
         ),
     ] = None,
     retrain: Annotated[

@@ -169,7 +169,6 @@ def format_evaluation(result: dict) -> str:
     if result["confusions"]:
         lines += ["", f"  most confused (share of the query label's top-{k} slots held by the other label)"]
         for row in result["confusions"]:
-            lines.append(
-                f"  {row['query_label']:>{width}} -> {row['neighbour_label']:<{width}} {row['rate']:>6.1%}  ({row['count']:,})"
-            )
+            pair = f"{row['query_label']:>{width}} -> {row['neighbour_label']:<{width}}"
+            lines.append(f"  {pair} {row['rate']:>6.1%}  ({row['count']:,})")
     return "\n".join(lines)

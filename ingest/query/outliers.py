@@ -57,9 +57,8 @@ def format_outliers(result: dict) -> str:
     ]
     for row in result["outliers"]:
         times = f"{row['times_median']:.1f}x" if row["times_median"] else "-"
-        lines.append(
-            f"  {row['rank']:>4} {row['recon_error']:>8.4f} {times:>9}  {row['label'] or '-':<12} {row['source']}:{row['path']}"
-        )
+        where = f"{row['source']}:{row['path']}"
+        lines.append(f"  {row['rank']:>4} {row['recon_error']:>8.4f} {times:>9}  {row['label'] or '-':<12} {where}")
     return "\n".join(lines)
 
 

@@ -55,12 +55,14 @@ def format_info(facts: dict) -> str:
         lines.append(
             f"model        {facts['model_id']}: {model['image_size']}x{model['image_size']} px in, "
             f"{model['latent_dim']}-d out; {model['epochs_run']} epochs on {data.get('trained_on', '?'):,} images "
-            f"of {data.get('source', '?')} in {model['seconds']:.0f}s ({model['device']}), best epoch {model['best_epoch']}"
+            f"of {data.get('source', '?')} in {model['seconds']:.0f}s ({model['device']}), "
+            f"best epoch {model['best_epoch']}"
         )
         if model.get("best_val_loss") is not None:
-            lines.append(
-                f"             validation loss {model['best_val_loss']:.4f}, reconstruction MSE {model['held_out_recon_mse']:.4f}"
+            losses = (
+                f"validation loss {model['best_val_loss']:.4f}, reconstruction MSE {model['held_out_recon_mse']:.4f}"
             )
+            lines.append(f"             {losses}")
         lines.append(f"pictures     {facts['pictures']['training_plot']}")
         lines.append(f"             {facts['pictures']['reconstructions']}")
     else:
