@@ -132,7 +132,7 @@ def run_variant(name: str, zip_path: Path, images_by_size: dict, labels: list[st
             model.train()
 
     started = time.perf_counter()
-    result = train(images, model_cfg, cfg, device=device, show_progress=False, on_epoch=every_fifth_epoch)
+    result = train(images, model_cfg, cfg, device=device, on_epoch=every_fifth_epoch)
     model = result.model.to(device)
     z = all_latents(model, images, device)
     out = {

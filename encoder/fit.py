@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 
 from encoder import checkpoint as ckpt
+from encoder import training_state
 from encoder.device import pick_device
 from encoder.embed import Embedder, latents
 from encoder.model import ModelConfig
 from encoder.plots import save_reconstructions, save_training_plot
-from encoder.train import ProgressFactory, TrainConfig, quiet, train
+from encoder.train import ProgressFactory, Resumable, TrainConfig, quiet, train
 from encoder.transforms import TransformSpec
 
 CHECKPOINT_NAME = "model.pt"
@@ -28,10 +29,12 @@ def fit(
     data_info: dict,
     progress: ProgressFactory | None = None,
     flip_average: bool = True,
+    resumable: Resumable | None = None,
 ) -> Path:
-    """images: uint8 [N, 3, S, S] through the fixed transform. Returns the checkpoint's path."""
+    """images: uint8 [N, 3, S, S] through the fixed transform. Returns the checkpoint's path.
+    With `resumable`, an interrupted training resumes; its state is removed once the model is saved."""
     device = pick_device()
-    result = train(images, model_cfg, train_cfg, device=device, progress=progress or quiet)
+    result = train(images, model_cfg, train_cfg, device=device, progress=progress or quiet, resumable=resumable)
     model = result.model.to(device)
     train_latents = torch.cat([latents(model, b, device, flip_average) for b in _batches(images[result.train_indices])])
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -57,6 +60,7 @@ def fit(
             "final_train_loss": history[-1]["train_loss"],
             "best_val_loss": min((h["val_loss"] for h in history if h["val_loss"] is not None), default=None),
             "device": device.type,
+            "resumed_after_epoch": result.resumed_from,
         },
         data=data_info,
     )
@@ -69,6 +73,8 @@ def fit(
     save_training_plot(history, result.best_epoch, folder / TRAINING_PLOT)
     sample = held_out[:12]
     save_reconstructions(sample, embedder.reconstruct(sample), folder / RECONSTRUCTIONS)
+    if resumable:
+        training_state.remove(resumable.path)  # a finished training leaves nothing behind
     return folder / CHECKPOINT_NAME
 
 

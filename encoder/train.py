@@ -1,36 +1,36 @@
-"""Training loop: reconstruction plus a contrastive term between augmented views.
+"""The training loop: reconstruction plus a contrastive term between augmented views.
 
-The reconstruction keeps the autoencoder honest (the page shows what the latent keeps);
-the contrastive term (NT-Xent, as in SimCLR) makes views of one animal land close together,
-which is what retrieval needs and what pixel MSE alone does not give. Each image gives two
-full-size views and a few small, tighter ones (multi-crop, as in SwAV): the small views cost
-about half a view each and make the most of an epoch (see the README's ablation).
+The reconstruction keeps the autoencoder honest (the page shows what the latent keeps); the
+contrastive term (NT-Xent, as in SimCLR) makes views of one animal land close together, which
+is what retrieval needs and what pixel MSE alone does not give (`losses`). Each image gives
+two full-size views and a few small, tighter ones (multi-crop, as in SwAV).
 
 By default training runs for a time budget rather than a fixed number of epochs: the first
-epochs measure how long an epoch takes on this machine, and the learning-rate schedule is
-laid out over as many epochs as fit (`epochs_that_fit`). A big zip on a laptop and a small
-one on a GPU both finish in minutes, each with a complete schedule.
+epochs measure how long an epoch takes on this machine, and the learning-rate schedule is laid
+out over as many epochs as fit (`schedule.epochs_that_fit`). With a state file, an interrupted
+run resumes where it stopped (`training_state`).
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 
+from encoder import training_state
 from encoder.device import autocast, bf16_is_fast, pick_device
+from encoder.losses import training_losses
 from encoder.model import Autoencoder, ModelConfig
+from encoder.schedule import EarlyStopping, WarmupCosine, epochs_that_fit
 from encoder.transforms import AugmentConfig, BatchAugment, to_float
 
 MIN_TRAIN_IMAGES = 16
-PLAN_GROWS_UNTIL = 3  # epochs; see epochs_that_fit
 
 
 class NotEnoughImages(ValueError):
@@ -69,7 +69,7 @@ class TrainConfig:
     noise_std: float = 0.0  # > 0: denoising, the encoder sees a noisy view, the loss the clean one
     bf16: bool = True  # mixed precision in training, on a GPU or a CPU with native bfloat16
     val_fraction: float = 0.1
-    patience: int = 10  # epochs without a better validation loss before stopping
+    patience: int | None = 10  # epochs without a better validation loss before stopping; None: never
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -86,83 +86,17 @@ class TrainResult:
     stopped_early: bool
     train_indices: torch.Tensor
     val_indices: torch.Tensor
-    seconds: float
+    seconds: float  # training time, over every run of a resumed training
+    resumed_from: int = 0  # epochs done before this process started
 
 
-class EarlyStopping:
-    """Remembers the best epoch; says stop after `patience` epochs without beating it."""
+@dataclass
+class Resumable:
+    """Where a training keeps its state between runs, and what the state must match."""
 
-    def __init__(self, patience: int, min_delta: float = 1e-4) -> None:
-        self.patience, self.min_delta = patience, min_delta
-        self.best_value, self.best_epoch = math.inf, 0
-
-    def update(self, epoch: int, value: float) -> bool:
-        """True when this epoch is the new best."""
-        if value < self.best_value - self.min_delta:
-            self.best_value, self.best_epoch = value, epoch
-            return True
-        return False
-
-    def should_stop(self, epoch: int) -> bool:
-        return epoch - self.best_epoch >= self.patience
-
-
-class WarmupCosine:
-    """Linear warm-up over the first epoch, then cosine decay to zero at the last planned one."""
-
-    def __init__(self, peak: float, steps_per_epoch: int, epochs: int) -> None:
-        self.peak, self.steps_per_epoch, self.epochs = peak, steps_per_epoch, epochs
-
-    def lr(self, step: int) -> float:
-        warmup = self.steps_per_epoch
-        if step < warmup:
-            return self.peak * (step + 1) / warmup
-        progress = (step - warmup) / max(1, self.steps_per_epoch * self.epochs - warmup)
-        return self.peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def epochs_that_fit(cfg: TrainConfig, epoch_seconds: list[float], planned: int | None) -> int:
-    """How many epochs the run should have, given how long each one so far took.
-
-    The pace is that of the epochs after the first, which carries one-time costs (measured: 13 s
-    against 11.5 s for the rest on 2 cores); planning from it alone left 60 s of the default
-    budget unused. While the learning rate is still near its peak (the first PLAN_GROWS_UNTIL
-    epochs) the plan may grow; after that it can only shrink: when epochs turn slower (a busy
-    machine) the schedule ends sooner instead of the budget running over, and growing it would
-    raise the decaying learning rate again."""
-    if cfg.time_budget_s is None:
-        return cfg.epochs
-    done = len(epoch_seconds)
-    recent = epoch_seconds[1:] or epoch_seconds
-    pace = max(sum(recent) / len(recent), 1e-3)
-    fits = done + int(max(0.0, cfg.time_budget_s - sum(epoch_seconds)) // pace)
-    fits = max(done, min(cfg.epochs, fits))
-    return fits if planned is None or done <= PLAN_GROWS_UNTIL else min(planned, fits)
-
-
-def nt_xent(*views: torch.Tensor, temperature: float) -> torch.Tensor:
-    """NT-Xent over V views of the same B images ([B, d] each): every view must pick out the
-    other views of its image among the V*B - 1 others. With two views it is SimCLR's loss;
-    with more, each positive pair counts once per anchor (as in SupCon)."""
-    n, v = len(views[0]), len(views)
-    p = F.normalize(torch.cat(views).float(), dim=1)
-    logits = p @ p.T / temperature
-    logits.fill_diagonal_(float("-inf"))
-    log_prob = F.log_softmax(logits, dim=1)
-    image = torch.arange(n, device=p.device).repeat(v)
-    positive = (image[:, None] == image[None, :]) & ~torch.eye(n * v, dtype=torch.bool, device=p.device)
-    return -(log_prob.masked_fill(~positive, 0).sum(1) / (v - 1)).mean()
-
-
-def _losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, cfg: TrainConfig):
-    v1, v2 = augment(x), augment(x)
-    seen = v1 + cfg.noise_std * torch.randn_like(v1) if cfg.noise_std > 0 else v1
-    z1, recon = model(seen)
-    latents = [z1, model.encoder(v2)] + [model.encoder(augment.small(x)) for _ in range(cfg.augment.small_views)]
-    recon_loss = F.mse_loss(recon.float(), v1)
-    contrastive = nt_xent(*(model.projection(z) for z in latents), temperature=cfg.temperature)
-    total = cfg.recon_weight * recon_loss + cfg.contrastive_weight * contrastive
-    return total, recon_loss, contrastive
+    path: Path
+    data_fingerprint: str
+    notify: Callable[[str], None] = lambda _: None
 
 
 def split(n: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,7 +108,7 @@ def split(n: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class _Run:
-    """The state one training run carries from step to step."""
+    """The state one training carries from step to step, and from one process to the next."""
 
     def __init__(self, images: torch.Tensor, model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
@@ -191,24 +125,34 @@ class _Run:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.augment = BatchAugment(cfg.augment, self.gen)
         self.step = 0
+        self.in_epoch: dict | None = None  # an epoch under way: its order, step and loss sums
 
-    def train_epoch(self, on_step: Callable[[float], None]) -> list[float]:
-        """One pass over the training images; mean [total, recon, contrastive] losses."""
+    def train_epoch(self, on_step: Callable[[float], None], on_save: Callable[[], None]) -> list[float]:
+        """One pass over the training images (or the rest of one a saved state began); mean
+        [total, recon, contrastive] losses. on_save runs every SAVE_EVERY_S of a long epoch."""
         self.model.train()
-        order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.gen)]
-        sums = torch.zeros(3)
-        for i in range(self.steps_per_epoch):
+        if self.in_epoch is None:
+            order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.gen)]
+            self.in_epoch = {"order": order, "step": 0, "sums": torch.zeros(3)}
+        order, sums = self.in_epoch["order"], self.in_epoch["sums"]
+        saved = time.monotonic()
+        for i in range(self.in_epoch["step"], self.steps_per_epoch):
             for group in self.optimizer.param_groups:
                 group["lr"] = self.schedule.lr(self.step)
             x = to_float(self.data[order[i * self.batch : (i + 1) * self.batch].to(self.device)])
             with self.autocast:
-                total, recon, contrastive = _losses(self.model, x, self.augment, self.cfg)
+                total, recon, contrastive = training_losses(self.model, x, self.augment, self.cfg)
             self.optimizer.zero_grad(set_to_none=True)
             total.backward()
             self.optimizer.step()
             self.step += 1
             sums += torch.tensor([total.item(), recon.item(), contrastive.item()])
+            self.in_epoch["step"] = i + 1
             on_step(sums[0].item() / (i + 1))
+            if time.monotonic() - saved >= training_state.SAVE_EVERY_S and i + 1 < self.steps_per_epoch:
+                on_save()
+                saved = time.monotonic()
+        self.in_epoch = None
         return (sums / max(1, self.steps_per_epoch)).tolist()
 
     @torch.no_grad()
@@ -223,10 +167,25 @@ class _Run:
         for start in range(0, len(self.val_idx), self.cfg.batch_size):
             x = to_float(self.data[self.val_idx[start : start + self.cfg.batch_size].to(self.device)])
             with self.autocast:
-                losses = _losses(self.model, x, augment, self.cfg)
+                losses = training_losses(self.model, x, augment, self.cfg)
             sums += torch.tensor([v.item() for v in losses]) * len(x)
             count += len(x)
         return (sums / count).tolist()
+
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.gen.get_state(),
+            "step": self.step,
+            "in_epoch": self.in_epoch,
+        }
+
+    def restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
+        self.step, self.in_epoch = state["step"], state["in_epoch"]
 
 
 def train(
@@ -236,27 +195,58 @@ def train(
     device: torch.device | None = None,
     progress: ProgressFactory = quiet,
     on_epoch: Callable[[dict, Autoencoder], None] | None = None,
+    resumable: Resumable | None = None,
 ) -> TrainResult:
     """images: uint8 [N, 3, S, S], already through the fixed transform. on_epoch(record, model)
     runs after each epoch (benchmarks use it to measure retrieval as training goes); its time is
-    not counted against the time budget."""
+    not counted against the time budget. With `resumable`, the state is saved as training goes
+    and a saved state of this same training is resumed."""
     run = _Run(images, model_cfg, cfg, device or pick_device())
     history: list[dict] = []
+    epoch_seconds: list[float] = []
     stopper = EarlyStopping(cfg.patience)
     best_state = copy.deepcopy(run.model.state_dict())
-    started, stopped_early = time.perf_counter(), False
-    epoch_seconds: list[float] = []
     planned = cfg.epochs if cfg.time_budget_s is None else None  # known after the first epoch
-    epoch = 0
-    while epoch < (planned or 1):
-        epoch += 1
+    key = training_state.state_key(resumable.data_fingerprint, model_cfg.to_dict(), cfg.to_dict()) if resumable else ""
+    saved = training_state.load(resumable.path, key) if resumable else None
+    if saved:
+        run.restore(saved)
+        history, epoch_seconds, planned = saved["history"], saved["epoch_seconds"], saved["planned"]
+        stopper.best_value, stopper.best_epoch, best_state = saved["best_value"], saved["best_epoch"], saved["best"]
+        run.schedule.epochs = planned or cfg.epochs
+        within = f", step {run.in_epoch['step']} of epoch {len(history) + 1}" if run.in_epoch else ""
+        resumable.notify(
+            f"resuming the training saved at {saved['saved_at']}: {len(history)} of "
+            f"{planned or '?'} epochs done{within}, {sum(epoch_seconds):.0f}s of training spent"
+        )
+    resumed_from = len(history)
+
+    def save() -> None:
+        if resumable:
+            training_state.save(
+                resumable.path,
+                key,
+                {
+                    **run.state(),
+                    "history": history,
+                    "epoch_seconds": epoch_seconds,
+                    "planned": planned,
+                    "best_value": stopper.best_value,
+                    "best_epoch": stopper.best_epoch,
+                    "best": best_state,
+                },
+            )
+
+    stopped_early = False
+    while len(history) < (planned or len(history) + 1):
+        epoch = len(history) + 1
         epoch_start = time.perf_counter()
         title = f"epoch {epoch}/{planned}" if planned else f"epoch {epoch} (timing it)"
         with progress(title, run.steps_per_epoch) as bar:
-            losses = run.train_epoch(lambda mean, title=title: bar.advance(description=f"{title}  loss {mean:.4f}"))
+            losses = run.train_epoch(lambda mean, t=title: bar.advance(description=f"{t}  loss {mean:.4f}"), save)
             val = run.validation_losses()
             epoch_seconds.append(time.perf_counter() - epoch_start)
-            planned = epochs_that_fit(cfg, epoch_seconds, planned)
+            planned = epochs_that_fit(cfg.time_budget_s, cfg.epochs, epoch_seconds, planned)
             run.schedule.epochs = planned
             bar.finish(f"epoch {epoch}/{planned}  loss {losses[0]:.4f}" + (f"  val {val[0]:.4f}" if val else ""))
         record = {
@@ -272,22 +262,22 @@ def train(
         }
         history.append(record)
         if on_epoch:
-            measuring = time.perf_counter()
             on_epoch(record, run.model)
-            started += time.perf_counter() - measuring  # the budget is for training, not for the caller
         if stopper.update(epoch, val[0] if val else losses[0]):
             best_state = copy.deepcopy(run.model.state_dict())
         elif stopper.should_stop(epoch):
             stopped_early = True
             break
+        save()
     run.model.load_state_dict(best_state)
     return TrainResult(
         model=run.model.eval().cpu(),
         history=history,
         best_epoch=stopper.best_epoch,
-        planned_epochs=planned or epoch,
+        planned_epochs=planned or len(history),
         stopped_early=stopped_early,
         train_indices=run.train_idx,
         val_indices=run.val_idx,
-        seconds=time.perf_counter() - started,
+        seconds=sum(epoch_seconds),
+        resumed_from=resumed_from,
     )

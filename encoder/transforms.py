@@ -3,7 +3,8 @@
 `fixed_transform` is the only transform used to embed: resize the shorter side, centre
 crop, so one image always gives one vector. `BatchAugment` is used only in training: it
 draws crop, flip and colour parameters per image but applies them to a whole batch of
-tensors at once, which is several times faster on a CPU than per-image PIL transforms.
+tensors at once, 3x faster on a CPU than torchvision's per-image transforms
+(docs/architecture.md, "torchvision").
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as F
+from torchvision.transforms.v2 import functional as TF
+
+# How the shorter side is resized. Checkpoints record it, so a collection embedded before
+# torchvision did the resizing is still queried exactly as it was embedded.
+RESIZE_PILLOW = "shorter side, bicubic"
+RESIZE_TORCHVISION = "shorter side, bicubic, antialiased (torchvision)"
 
 
 @dataclass(frozen=True)
@@ -22,7 +29,7 @@ class TransformSpec:
     """Parameters of the fixed transform, stored in the checkpoint."""
 
     image_size: int = 32
-    resize: str = "shorter side, bicubic"
+    resize: str = RESIZE_TORCHVISION
     crop: str = "centre"
 
     def to_dict(self) -> dict:
@@ -31,7 +38,17 @@ class TransformSpec:
 
 def fixed_transform(image: Image.Image, spec: TransformSpec) -> torch.Tensor:
     """RGB PIL image -> uint8 tensor [3, S, S]."""
+    if spec.resize == RESIZE_PILLOW:
+        return _pillow_transform(image, spec.image_size)
     side = spec.image_size
+    pixels = TF.pil_to_tensor(image.convert("RGB"))
+    if min(pixels.shape[-2:]) != side:
+        pixels = TF.resize(pixels, side, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+    return TF.center_crop(pixels, side).contiguous()
+
+
+def _pillow_transform(image: Image.Image, side: int) -> torch.Tensor:
+    """The fixed transform of checkpoints made before torchvision: Pillow's bicubic resize."""
     w, h = image.size
     scale = side / min(w, h)
     new_w, new_h = max(side, round(w * scale)), max(side, round(h * scale))

@@ -68,6 +68,23 @@ def decode(data: bytes, target_side: int | None = None) -> DecodedImage:
     return DecodedImage(image=rgb, format=fmt, width=width, height=height)
 
 
+def picture_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as shown, EXIF rotation applied, read from the header alone (nothing is
+    decoded); None when the bytes are not a supported image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in SUPPORTED_FORMATS:
+                return None
+            width, height = image.size
+            if image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return width, height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return None
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode -> RGB. Transparency goes onto white, as a viewer would show it;
     16-bit samples map 0..65535 onto 0..255 (Pillow's own convert would clip them)."""

@@ -28,11 +28,12 @@ def test_a_zip_with_bad_entries_indexes_exactly_its_good_images(home_copy, tmp_p
     archive = tmp_path / "mixed.zip"
     write_zip(archive, {**good, **{name: data for name, (data, _) in bad.items()}}, unsafe=True)
 
-    result = run_cli(home_copy, "load", str(archive))
+    result = run_cli(home_copy, "load", str(archive), "--json")
 
     assert result.returncode == 0, result.stderr  # good images indexed: success despite skips
-    assert f"indexed          {len(good)}" in result.stdout
-    assert f"skipped          {len(bad) + len(UNSAFE_REASONS)}" in result.stdout
+    report = json.loads(result.stdout)
+    assert report["indexed"] == len(good)
+    assert len(report["skipped"]) == len(bad) + len(UNSAFE_REASONS)
     skipped = {
         line.split(": ", 1)[0].removeprefix("skipped "): line.split(": ", 1)[1]
         for line in result.stderr.splitlines()
@@ -56,29 +57,6 @@ def test_a_zip_with_bad_entries_indexes_exactly_its_good_images(home_copy, tmp_p
     assert by_path["modes/png-named.jpg"]["format"] == "PNG"
     assert by_path["top-level.png"]["label"] is None
     assert facts["points"] == 300 + len(good)  # what was stored before is intact
-
-
-def test_every_image_mode_decodes_to_a_faithful_rgb_picture():
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    from ingest.images import decode
-
-    for name, data in good_images().items():
-        decoded = decode(data)
-        assert decoded.image.mode == "RGB", name
-        pixels = np.asarray(decoded.image, dtype=np.float32)
-        assert pixels.std() > 5, f"{name} decoded to a flat picture"
-    # 16-bit samples keep their range: a 0..65535 ramp becomes a 0..255 ramp, not all white.
-    ramp = np.asarray(decode(good_images()["modes/sixteen.png"]).image)[..., 0]
-    assert ramp.min() == 0 and ramp.max() == 255
-    # Transparency is composited onto white.
-    clear = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
-    buffer = io.BytesIO()
-    clear.save(buffer, "PNG")
-    assert decode(buffer.getvalue()).image.getpixel((0, 0)) == (255, 255, 255)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +105,7 @@ def test_search_and_info_errors(loaded_home, tmp_path):
     assert_one_line_error(
         run_cli(loaded_home, "info", "--collection", "zebras"), "no collection 'zebras'", "ingest load"
     )
-    assert_one_line_error(run_cli(loaded_home, "load", "x.zip", "--image-size", "30"), "power of two")
+    assert_one_line_error(run_cli(loaded_home, "load", "x.zip", "--image-size", "30"), "must be one of 32, 64, 128")
 
 
 def test_a_missing_checkpoint_is_named_with_what_to_do(home_copy, tmp_path, mini_zip):

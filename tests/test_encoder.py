@@ -3,15 +3,20 @@ and the checkpoint as the single source of a model."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
 
 from encoder import checkpoint as ckpt
+from encoder import training_state
 from encoder.embed import Embedder
 from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT, fit
+from encoder.losses import nt_xent
 from encoder.model import ModelConfig
-from encoder.train import EarlyStopping, TrainConfig, epochs_that_fit, nt_xent, train
+from encoder.schedule import EarlyStopping, epochs_that_fit
+from encoder.train import Resumable, TrainConfig, train
 from encoder.transforms import AugmentConfig, BatchAugment, TransformSpec, fixed_transform, to_float
 
 from images_for_tests import photo
@@ -69,17 +74,17 @@ def test_early_stopping_waits_patience_epochs_after_the_best():
 
 def test_the_time_budget_plans_epochs_grows_the_plan_only_early_and_never_overruns():
     cfg = TrainConfig(epochs=100, time_budget_s=100.0)
-    assert epochs_that_fit(TrainConfig(epochs=7, time_budget_s=None), [50.0], None) == 7
-    planned = epochs_that_fit(cfg, [10.0], None)  # the first epoch took 10 s
+    assert plan(TrainConfig(epochs=7, time_budget_s=None), [50.0], None) == 7
+    planned = plan(cfg, [10.0], None)  # the first epoch took 10 s
     assert planned == 10
-    planned = epochs_that_fit(cfg, [10.0, 8.0], planned)  # warmed up: 82 s left at 8 s each
+    planned = plan(cfg, [10.0, 8.0], planned)  # warmed up: 82 s left at 8 s each
     assert planned == 12
     warm = [10.0, 8.0, 8.0, 8.0]
-    assert epochs_that_fit(cfg, warm + [20.0], planned) == 9  # slower than planned: end sooner
-    assert epochs_that_fit(cfg, warm + [4.0], planned) == 12  # faster, but past the early epochs: never longer
-    assert epochs_that_fit(cfg, [10.0] * 12, planned) == 12  # never fewer than already run
-    assert epochs_that_fit(TrainConfig(epochs=4, time_budget_s=100.0), [1.0], None) == 4
-    assert epochs_that_fit(cfg, [13.0, 11.5, 11.5], None) == 8  # 36 s + 5 x 11.5 s: one more would overrun
+    assert plan(cfg, warm + [20.0], planned) == 9  # slower than planned: end sooner
+    assert plan(cfg, warm + [4.0], planned) == 12  # faster, but past the early epochs: never longer
+    assert plan(cfg, [10.0] * 12, planned) == 12  # never fewer than already run
+    assert plan(TrainConfig(epochs=4, time_budget_s=100.0), [1.0], None) == 4
+    assert plan(cfg, [13.0, 11.5, 11.5], None) == 8  # 36 s + 5 x 11.5 s: one more would overrun
 
 
 def test_training_keeps_the_best_epoch_and_records_every_epoch():
@@ -150,3 +155,54 @@ def test_bfloat16_embeddings_match_float32_and_repeat_exactly(tmp_path):
 def test_model_config_rejects_sizes_it_cannot_build():
     with pytest.raises(ValueError, match="power of two"):
         ModelConfig(image_size=48)
+
+
+def plan(cfg: TrainConfig, epoch_seconds: list[float], planned: int | None) -> int:
+    return epochs_that_fit(cfg.time_budget_s, cfg.epochs, epoch_seconds, planned)
+
+
+def test_an_interrupted_training_resumes_and_other_data_starts_fresh(tmp_path):
+    cfg = TrainConfig(epochs=3, time_budget_s=None, batch_size=16)
+    model_cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
+    said: list[str] = []
+    resumable = Resumable(tmp_path / "state.pt", "photos-v1", said.append)
+
+    def stop_at_epoch_2(record, model):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C after epoch 2's training, before it was saved
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_images(), model_cfg, cfg, on_epoch=stop_at_epoch_2, resumable=resumable)
+    result = train(tiny_images(), model_cfg, cfg, resumable=resumable)
+    assert result.resumed_from == 1 and [h["epoch"] for h in result.history] == [1, 2, 3]
+    assert len(said) == 1 and "1 of 3 epochs done" in said[0]
+    other = train(tiny_images(), model_cfg, cfg, resumable=Resumable(tmp_path / "state.pt", "photos-v2"))
+    assert other.resumed_from == 0  # a state saved for other data is never resumed
+
+
+def test_a_long_epoch_is_saved_within_and_resumed_at_its_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(training_state, "SAVE_EVERY_S", 0.0)  # save after every step
+    cfg = TrainConfig(epochs=2, time_budget_s=None, batch_size=8)
+    model_cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
+    said: list[str] = []
+    resumable = Resumable(tmp_path / "state.pt", "photos", said.append)
+    steps = {"seen": 0}
+
+    class Interrupting:
+        def advance(self, steps_done: int = 1, description: str | None = None) -> None:
+            steps["seen"] += 1
+            if steps["seen"] == 6:  # epoch 2 (4 steps an epoch), after its second step was saved
+                raise KeyboardInterrupt
+
+        def finish(self, description: str) -> None:
+            pass
+
+    @contextmanager
+    def interrupting(description: str, total: int):
+        yield Interrupting()
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_images(), model_cfg, cfg, progress=interrupting, resumable=resumable)
+    result = train(tiny_images(), model_cfg, cfg, resumable=resumable)
+    assert result.resumed_from == 1 and len(result.history) == 2
+    assert "step 1 of epoch 2" in said[0]  # the step saved before the interrupted one

@@ -87,18 +87,18 @@ def test_search_finds_the_query_itself_first(loaded_home, mini_images, tmp_path)
 
 
 def test_loading_again_adds_nothing_and_a_second_zip_adds_only_new_images(home_copy, mini_zip, mini_images, tmp_path):
-    again = run_cli(home_copy, "load", str(mini_zip))
+    again = run_cli(home_copy, "load", str(mini_zip), "--json")
     assert again.returncode == 0, again.stderr
-    assert "indexed          0" in again.stdout and "already present  300" in again.stdout
+    assert (json.loads(again.stdout)["indexed"], json.loads(again.stdout)["already_present"]) == (0, 300)
 
     second = tmp_path / "second.zip"
     reencoded_zip(second, mini_images, 12)
     with zipfile.ZipFile(second, "a") as zf:  # plus two files already in the collection
         for name, data in list(mini_images.items())[:2]:
             zf.writestr(f"old/{Path(name).name}", data)
-    result = run_cli(home_copy, "load", str(second))
+    result = run_cli(home_copy, "load", str(second), "--json")
     assert result.returncode == 0, result.stderr
-    assert "indexed          12" in result.stdout and "already present  2" in result.stdout
+    assert (json.loads(result.stdout)["indexed"], json.loads(result.stdout)["already_present"]) == (12, 2)
     facts = info(home_copy)
     assert facts["points"] == MINI_POINTS + 12
     # The byte-identical files found at new paths are recorded on the stored point.
@@ -146,12 +146,12 @@ def test_retrain_rebuilds_the_collection_with_a_new_model_and_keeps_every_image(
     reencoded_zip(extra, mini_images, 5, prefix="extra")
     assert run_cli(home_copy, "load", str(extra)).returncode == 0
     before = info(home_copy)
-    result = run_cli(home_copy, "load", str(mini_zip), "--retrain", "--epochs", "1")
+    result = run_cli(home_copy, "load", str(mini_zip), "--retrain", "--epochs", "1", "--json")
     assert result.returncode == 0, result.stderr
     after = info(home_copy)
     assert after["model_id"] != before["model_id"]
     assert after["points"] == MINI_POINTS + 5  # the other zip's images were re-embedded, not lost
-    assert "re-embedded" in result.stdout
+    assert json.loads(result.stdout)["re_embedded"] == MINI_POINTS + 5
     with store_at(home_copy) as store:
         names = set(store.collections())
         models_used = {p.payload["model_id"] for p in store.points(after["physical_collection"])}

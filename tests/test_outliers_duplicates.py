@@ -51,9 +51,9 @@ def planted_home(loaded_home, tmp_path_factory, mini_images) -> Path:
     with zipfile.ZipFile(archive, "w") as zf:
         for name, data in planted.items():
             zf.writestr(name, data)
-    loaded = run_cli(home, "load", str(archive))
+    loaded = run_cli(home, "load", str(archive), "--json")
     assert loaded.returncode == 0, loaded.stderr
-    assert "indexed          3" in loaded.stdout  # the exact copy is a copy, not a point
+    assert json.loads(loaded.stdout)["indexed"] == 3  # the exact copy is a copy, not a point
     return home
 
 

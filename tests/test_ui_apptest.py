@@ -101,7 +101,7 @@ def test_a_random_pick_returns_k_results_and_k_and_the_label_filter_change_them(
     assert any(m.value == query_path for m in page.markdown)
 
 
-def test_more_like_this_searches_with_that_result(page):
+def test_more_like_this_searches_with_that_result_as_a_second_example(page):
     page.button(key="random").click().run()
     buttons = [b for b in page.button if b.key and b.key.startswith("more-")]
     paths = [c.value for c in page.main.caption if c.value.startswith("cifar10-animals-mini/")]
@@ -109,7 +109,9 @@ def test_more_like_this_searches_with_that_result(page):
     picked_id = buttons[2].key.removeprefix("more-")
     buttons[2].click().run()
     assert not page.exception
-    assert any(m.value == f"`{paths[2]}`" for m in page.markdown)  # the third result is the query now
+    examples = [c for image in page.image for c in image.captions if c.startswith("more like · ")]
+    assert len(examples) == 2  # the random pick and the third result, both searched with now
+    assert page.button(key=f"drop-{picked_id}").label == "Remove"
     assert len(results(page)) == 10
     assert all(b.key != f"more-{picked_id}" for b in page.button)  # and not its own result
 

@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
 K = 10
 RESULT_IMAGES = ".st-key-results [data-testid='stImage'] img"
 RESULT_CAPTIONS = ".st-key-results [data-testid='stImageCaption']"
+EXAMPLE_IMAGES = ".st-key-examples [data-testid='stImage'] img"
+EXAMPLE_CAPTIONS = ".st-key-examples [data-testid='stImageCaption']"
 
 pytestmark = pytest.mark.browser
 
@@ -170,3 +172,37 @@ def test_the_page_waits_out_an_ingest_and_comes_back_by_itself(app_url, browser_
         expect(page.get_by_text("Traceback")).to_have_count(0)
     # No click, no reload: the page checks again by itself and shows results.
     expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=30_000)
+
+
+def test_more_and_less_like_this_in_a_real_browser(app_url, browser_page, artifacts_dir):
+    page = browser_page
+    page.goto(app_url)
+    page.get_by_role("button", name="Random image from the collection").click()
+    expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
+    before = page.locator(RESULT_CAPTIONS).all_inner_texts()
+    grid = page.locator(".st-key-results")
+
+    # Each click adds the photo to the examples above the grid, and the grid follows.
+    for clicks, button in enumerate(["More like this", "More like this", "Less like this"], 2):
+        results = grid.get_by_role("button", name=button)
+        (results.first if button.startswith("More") else results.last).click()
+        expect(page.locator(EXAMPLE_IMAGES)).to_have_count(clicks, timeout=30_000)
+        expect(page.locator(RESULT_IMAGES)).to_have_count(K)
+    kinds = [c.split(" · ")[0] for c in page.locator(EXAMPLE_CAPTIONS).all_inner_texts()]
+    assert kinds == ["more like", "more like", "more like", "less like"]
+    assert page.locator(RESULT_CAPTIONS).all_inner_texts() != before
+    for thumbnail in page.locator(EXAMPLE_IMAGES).all():
+        expect(thumbnail).to_have_js_property("naturalWidth", 64)  # each example's own picture, drawn
+    page.locator(".st-key-examples").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "ui-feedback.png"))
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download results (CSV)").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "rank,score,label,path,source" and len(lines) == K + 1
+
+    page.locator(".st-key-examples").get_by_role("button", name="Remove").last.click()  # the counter-example
+    expect(page.locator(EXAMPLE_IMAGES)).to_have_count(3, timeout=30_000)
+    page.get_by_role("button", name="Clear").click()
+    expect(page.get_by_text("Upload a photo in the sidebar")).to_be_visible(timeout=30_000)
+    expect(page.locator(RESULT_IMAGES)).to_have_count(0)

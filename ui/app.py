@@ -13,12 +13,12 @@ import time
 
 import streamlit as st
 
-from ingest.errors import UserError
+from ingest.errors import UserError, filesystem_problem
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import StoreBusy
 from ingest.store import collections as cols
 from ingest.store.media import MediaStore
-from ui import browse_view, model_view, notices, query, resources, search_view, sidebar
+from ui import browse_view, duplicates_view, model_view, notices, query, resources, search_view, sidebar
 
 st.set_page_config(page_title="Animal image search", layout="wide")
 # Streamlit leaves 6rem above the page for a header this page does not have: on a laptop
@@ -42,10 +42,12 @@ try:
         opened_ms = access.last_open_ms
         labels = resources.label_counts(index, settings.describe_store(), state.physical, points)
         controls = sidebar.controls(state.name, points, labels, names)
-        search_tab, browse_tab, model_tab = st.tabs(
-            [query.SEARCH_TAB, query.BROWSE_TAB, query.MODEL_TAB], key=query.VIEW, on_change="rerun"
+        search_tab, browse_tab, duplicates_tab, model_tab = st.tabs(
+            [query.SEARCH_TAB, query.BROWSE_TAB, query.DUPLICATES_TAB, query.MODEL_TAB],
+            key=query.VIEW,
+            on_change="rerun",
         )
-        outcome = page = facts = None
+        outcome = page = facts = duplicates = None
         rejected: str | None = None
         if search_tab.open:
             wanted_query = query.current_query(index)
@@ -57,6 +59,9 @@ try:
         elif browse_tab.open:
             with browse_tab:
                 page = browse_view.load(index, labels)
+        elif duplicates_tab.open:
+            with duplicates_tab:
+                duplicates = duplicates_view.load(store, state, points)
         elif model_tab.open:
             facts = resources.collection_facts(
                 store, settings, state.name, settings.describe_store(), state.physical, points, repr(state.metadata)
@@ -67,6 +72,9 @@ except StoreBusy:
     st.stop()
 except UserError as exc:
     notices.problem(settings, str(exc))
+    st.stop()
+except OSError as exc:  # the machine's fault: a read-only or foreign-owned data directory, a full disk
+    notices.problem(settings, filesystem_problem(exc))
     st.stop()
 
 # Drawing: no store needed from here on.
@@ -82,6 +90,9 @@ if search_tab.open:
 elif browse_tab.open:
     with browse_tab:
         browse_view.show(page, media)
+elif duplicates_tab.open:
+    with duplicates_tab:
+        duplicates_view.show(duplicates, media)
 elif model_tab.open:
     with model_tab:
         model_view.show(facts)

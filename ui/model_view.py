@@ -50,6 +50,7 @@ def _training(model: dict, pictures: dict) -> None:
         f"{data.get('trained_on', '?'):,} images of {data.get('source', '?')} in {model['seconds']:.0f} s "
         f"({model['device']})"
         + (f" · best validation loss {model['best_val_loss']:.4f}" if model.get("best_val_loss") is not None else "")
+        + (f"  \nInput side {data['input_side']}" if data.get("input_side") else "")
     )
     history = pd.DataFrame(model.get("history") or [])
     if not history.empty:

@@ -18,6 +18,7 @@ RESULT_PAIR_SIDE = 96  # picture + reconstruction, four pairs to a row
 QUERY_SIDE = 192
 QUERY_PAIR_SIDE = 160
 BROWSE_SIDE = 96  # eight to a row
+EXAMPLE_SIDE = 64  # the query's examples, ten to a row
 GAP = 4
 
 

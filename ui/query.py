@@ -1,9 +1,11 @@
 """What the page searches with, and the search itself.
 
-A query is either an uploaded image or a point of the collection (a random pick, a browsed
-image, or a result's "more like this"). It lives in the session state, so it survives every
-rerun; the search runs again on each interaction, through the same `Index` as `ingest
-search`, so that new images and changed settings always show.
+A query starts from one photo: an uploaded image or a point of the collection (a random
+pick, a browsed image). Each result's "more like this" and "less like this" then add it to
+the query's examples (relevance feedback), which Qdrant's recommendation query ranks by.
+The query lives in the session state, so it survives every rerun; the search runs again on
+each interaction, through the same `Index` as `ingest search`, so that new images and
+changed settings always show.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import streamlit as st
 from PIL import Image
 
@@ -24,7 +27,7 @@ UPLOAD = "upload"
 PICK_RANDOM = "pick_random"
 DECODED_UPLOAD = "decoded_upload"  # (file id, image): an upload is decoded once, not per rerun
 VIEW = "view"
-SEARCH_TAB, BROWSE_TAB, MODEL_TAB = "Search", "Browse", "Model"
+SEARCH_TAB, BROWSE_TAB, DUPLICATES_TAB, MODEL_TAB = "Search", "Browse", "Duplicates", "Model"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 
 
@@ -33,9 +36,38 @@ class UploadRejected(UserError):
 
 
 @dataclass(frozen=True)
-class Query:
+class Example:
+    """One photo the search is given."""
+
     point_id: str | None = None  # a point of the collection
     upload_id: str | None = None  # the uploader's file id
+
+
+@dataclass(frozen=True)
+class Query:
+    """Photos the results should look like, and photos they should not."""
+
+    positives: tuple[Example, ...] = ()
+    negatives: tuple[Example, ...] = ()
+
+    @classmethod
+    def of(cls, example: Example) -> Query:
+        return cls((example,))
+
+    def adding(self, example: Example, positive: bool) -> Query:
+        """With `example` at the end of one list (and out of the other)."""
+        positives = tuple(e for e in self.positives if e != example)
+        negatives = tuple(e for e in self.negatives if e != example)
+        if positive:
+            return Query((*positives, example), negatives)
+        return Query(positives, (*negatives, example))
+
+    def without(self, *examples: Example) -> Query | None:
+        """None when no positive example is left: there is nothing to search with then."""
+        kept = Query(
+            tuple(e for e in self.positives if e not in examples), tuple(e for e in self.negatives if e not in examples)
+        )
+        return kept if kept.positives else None
 
 
 @dataclass(frozen=True)
@@ -47,21 +79,53 @@ class Controls:
 
 
 @dataclass
+class Shown:
+    """An example as the page draws it."""
+
+    example: Example
+    positive: bool
+    point: Hit | None = None  # a point: its picture comes from the media store
+    image: Image.Image | None = None  # an upload
+    name: str = ""
+
+
+@dataclass
 class Outcome:
     """A search, ready to draw."""
 
     title: str
     hits: list[Hit]
-    query_image: Image.Image | None = None  # an upload; a point's picture comes from the media store
-    query_point: Hit | None = None
+    query_image: Image.Image | None = None  # the first example, when an upload
+    query_point: Hit | None = None  # the first example, when a point
     search_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
+    examples: list[Shown] = field(default_factory=list)  # every example, positives first
+
+    @property
+    def single(self) -> bool:
+        return len(self.examples) == 1
 
 
 # Callbacks: they run before the script, so they only record what was asked for.
 def pick_point(point_id: str) -> None:
-    st.session_state[QUERY] = Query(point_id=point_id)
+    """A browsed image: a fresh query."""
+    st.session_state[QUERY] = Query.of(Example(point_id=point_id))
     st.session_state[VIEW] = SEARCH_TAB
+
+
+def add_example(point_id: str, positive: bool) -> None:
+    """A result's "more like this" (positive) or "less like this"."""
+    current = st.session_state.get(QUERY) or Query()
+    st.session_state[QUERY] = current.adding(Example(point_id=point_id), positive)
+
+
+def drop_example(example: Example) -> None:
+    current = st.session_state.get(QUERY)
+    st.session_state[QUERY] = current.without(example) if current else None
+
+
+def clear_examples() -> None:
+    st.session_state[QUERY] = None
 
 
 def pick_random() -> None:
@@ -71,7 +135,7 @@ def pick_random() -> None:
 
 def use_upload() -> None:
     uploaded = st.session_state.get(UPLOAD)
-    st.session_state[QUERY] = Query(upload_id=uploaded.file_id) if uploaded is not None else None
+    st.session_state[QUERY] = Query.of(Example(upload_id=uploaded.file_id)) if uploaded is not None else None
     st.session_state[VIEW] = SEARCH_TAB
 
 
@@ -110,25 +174,27 @@ def current_query(index: Index) -> Query | None:
     """Turns a pending random pick into a point; returns what to search with, if anything."""
     if st.session_state.pop(PICK_RANDOM, False):
         picked = index.sample()
-        st.session_state[QUERY] = Query(point_id=picked.id) if picked else None
+        st.session_state[QUERY] = Query.of(Example(point_id=picked.id)) if picked else None
     return st.session_state.get(QUERY)
 
 
 def run(index: Index, query: Query, controls: Controls) -> Outcome:
-    """Search with the query; raises UploadRejected for an unusable upload."""
+    """Search with the query's examples; raises UploadRejected for an unusable upload."""
     started = time.perf_counter()
-    if query.upload_id is not None:
-        name, image = _uploaded_image(query.upload_id)
-        hits = index.by_image(image, controls.k, controls.label, controls.min_score)
-        outcome = Outcome(f"uploaded {name}", hits, query_image=image)
+    examples, notes = _resolve(index, query)
+    vectors = {True: [], False: []}
+    for shown, vector in examples:
+        vectors[shown.positive].append(vector)
+    # Examples from the collection are left out of the results: the user has seen them.
+    exclude = [shown.point.id for shown, _ in examples if shown.point is not None]
+    hits = index.by_examples(vectors[True], vectors[False], controls.k, controls.label, controls.min_score, exclude)
+    first = examples[0][0]
+    shown = [s for s, _ in examples]
+    if len(shown) == 1:
+        title = f"uploaded {first.name}" if first.point is None else first.point.path
     else:
-        picked = index.point(query.point_id or "")
-        if picked is None:
-            st.session_state[QUERY] = None
-            raise UserError("the picked image is no longer in the collection: pick another one")
-        # The picked image is its own best match; by_point leaves it out so K others show.
-        hits = index.by_point(picked.id, controls.k, controls.label, controls.min_score)
-        outcome = Outcome(picked.path, hits, query_point=picked)
+        title = f"{len(vectors[True])} photos to look like, {len(vectors[False])} to look unlike"
+    outcome = Outcome(title, hits, first.image, first.point, notes=notes, examples=shown)
     outcome.search_ms = (time.perf_counter() - started) * 1000
     if controls.min_score is not None and len(outcome.hits) < controls.k:
         outcome.notes.append(
@@ -137,3 +203,26 @@ def run(index: Index, query: Query, controls: Controls) -> Outcome:
     elif controls.label and len(outcome.hits) < controls.k:
         outcome.notes.append(f"only {len(outcome.hits)} results carry the label {controls.label!r}")
     return outcome
+
+
+def _resolve(index: Index, query: Query) -> tuple[list[tuple[Shown, np.ndarray]], list[str]]:
+    """Each example with its vector: an upload is embedded, a point's stored vector is read
+    (one store call for all). Points removed since they were picked are dropped, with a note."""
+    points = index.examples([e.point_id for e in (*query.positives, *query.negatives) if e.point_id])
+    resolved, missing = [], []
+    for positive, examples in ((True, query.positives), (False, query.negatives)):
+        for example in examples:
+            if example.upload_id is not None:
+                name, image = _uploaded_image(example.upload_id)
+                resolved.append((Shown(example, positive, image=image, name=name), index.embed(image)))
+            elif example.point_id in points:
+                hit, vector = points[example.point_id]
+                resolved.append((Shown(example, positive, point=hit), vector))
+            else:
+                missing.append(example)
+    remaining = query.without(*missing)
+    st.session_state[QUERY] = remaining
+    if remaining is None:
+        raise UserError("the picked image is no longer in the collection: pick another one")
+    notes = [f"{len(missing)} examples are no longer in the collection and were dropped"] if missing else []
+    return resolved, notes

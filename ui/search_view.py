@@ -1,5 +1,7 @@
 """The Search tab: the query, then its top-K as a grid. Each result shows its picture, score,
-label and path, and a button that searches with it ("more like this")."""
+label and path, and two buttons that add it to the query's examples: "more like this" and
+"less like this". With more than one example, they show above the grid as thumbnails, each
+removable. The results download as CSV and the grid as a PNG."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from PIL import Image
 
 from encoder.embed import Embedder
 from ingest.store.media import MediaStore
-from ui import pictures, query
+from ui import downloads, pictures, query
 from ui.query import Controls, Outcome
 
 COLUMNS = 6
 COLUMNS_WITH_RECONSTRUCTIONS = 4
+EXAMPLE_COLUMNS = 10
 
 
 def prompt() -> None:
@@ -31,13 +34,17 @@ def show(outcome: Outcome, controls: Controls, embedder: Embedder, media: MediaS
     recons: list[Image.Image | None] = []
     if controls.show_reconstructions:
         recons = pictures.with_reconstructions(embedder, [query_image, *images])
-    _query_panel(outcome, query_image, recons[0] if recons else None, embedder, controls.show_reconstructions)
+    if outcome.single:
+        _query_panel(outcome, query_image, recons[0] if recons else None, embedder, controls.show_reconstructions)
+    else:
+        _examples_panel(outcome, media)
     for note in outcome.notes:
         st.caption(note)
     if not outcome.hits:
         st.warning("No result: lower the minimum score, or choose another label.")
         return
     _grid(outcome, images, recons[1:] if recons else [])
+    downloads.results(outcome.hits, images, COLUMNS)
 
 
 def _query_panel(
@@ -69,6 +76,38 @@ def _query_panel(
             st.caption(f"{len(outcome.hits)} results in {outcome.search_ms:.0f} ms ({how})")
 
 
+def _examples_panel(outcome: Outcome, media: MediaStore) -> None:
+    """The query's examples as thumbnails, photos to look like first, each with a button
+    that takes it out; "Clear" starts over."""
+    stored = pictures.stored_pictures(media, [s.point for s in outcome.examples if s.point is not None])
+    pictures_of = iter(stored)
+    with st.container(key="examples"):
+        title_col, clear_col = st.columns([5, 1], vertical_alignment="center")
+        title_col.subheader("Examples", anchor=False)
+        clear_col.button("Clear", key="clear-examples", on_click=query.clear_examples, width="stretch")
+        for start in range(0, len(outcome.examples), EXAMPLE_COLUMNS):
+            row = outcome.examples[start : start + EXAMPLE_COLUMNS]
+            for column, shown in zip(st.columns(EXAMPLE_COLUMNS), row):
+                picture = shown.image if shown.point is None else next(pictures_of)
+                label = shown.point.label if shown.point is not None else shown.name
+                with column:
+                    st.image(
+                        pictures.sized(picture, pictures.EXAMPLE_SIDE),
+                        caption=f"{'more like' if shown.positive else 'less like'} · {label or '-'}",
+                    )
+                    st.button(
+                        "Remove",
+                        key=f"drop-{shown.example.point_id or shown.example.upload_id}",
+                        on_click=query.drop_example,
+                        args=(shown.example,),
+                        width="stretch",
+                        # The last photo to look like stays: "Clear" starts over instead.
+                        disabled=shown.positive and sum(s.positive for s in outcome.examples) == 1,
+                    )
+        how = "Qdrant's recommendation query"
+        st.caption(f"{outcome.title} · {len(outcome.hits)} results in {outcome.search_ms:.0f} ms ({how})")
+
+
 def _grid(outcome: Outcome, images: list[Image.Image | None], recons: list[Image.Image | None]) -> None:
     per_row = COLUMNS_WITH_RECONSTRUCTIONS if recons else COLUMNS
     side = pictures.RESULT_PAIR_SIDE if recons else pictures.RESULT_SIDE
@@ -95,7 +134,14 @@ def _grid(outcome: Outcome, images: list[Image.Image | None], recons: list[Image
                     st.button(
                         "More like this",
                         key=f"more-{hit.id}",
-                        on_click=query.pick_point,
-                        args=(hit.id,),
+                        on_click=query.add_example,
+                        args=(hit.id, True),
+                        width="stretch",
+                    )
+                    st.button(
+                        "Less like this",
+                        key=f"less-{hit.id}",
+                        on_click=query.add_example,
+                        args=(hit.id, False),
                         width="stretch",
                     )

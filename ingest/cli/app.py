@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ingest.errors import UserError
+from ingest.errors import UserError, filesystem_problem
 from ingest.settings import Settings
 from ingest.store import Store, open_store
 from ingest.store.migrate import legacy_notice
@@ -60,6 +60,9 @@ def user_errors(command):
             return command(*args, **kwargs)
         except UserError as exc:
             say(f"error: {exc}")
+            raise typer.Exit(2) from None
+        except OSError as exc:  # the machine's fault (a full disk, a read-only folder), not a bug
+            say(f"error: {filesystem_problem(exc)}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             say("interrupted: what was written is consistent; run the same command again to finish")

@@ -34,19 +34,30 @@ def load(
             help="Fill a new collection with this trained model (an id from `ingest info`) instead of training one."
         ),
     ] = None,
-    image_size: Annotated[int, typer.Option(help="Model input side in pixels when training (power of two).")] = 32,
+    image_size: Annotated[
+        int | None,
+        typer.Option(help="Model input side in pixels when training (32, 64 or 128; default: chosen from the photos)."),
+    ] = None,
     shards: Annotated[int | None, typer.Option(min=1, help="Shards of a new collection (Qdrant cluster).")] = None,
     replicas: Annotated[int | None, typer.Option(min=1, help="Replicas of each shard (Qdrant cluster).")] = None,
     write_consistency: Annotated[int | None, typer.Option(min=1, help="Replicas that must confirm a write.")] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            help="Afterwards, forget the photos of PATH whose file is gone (a photo moved within PATH, "
+            "or also found in another source, keeps that place). Your files are never touched."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Index the images of a zip (or folder) into a collection, training a model first if it has none."""
     from ingest.load.pipeline import LoadOptions
     from ingest.load.pipeline import load as run_load
+    from ingest.load.training import SIDES
     from ingest.store import Layout
 
-    if image_size < 8 or image_size & (image_size - 1):
-        raise UserError(f"--image-size must be a power of two >= 8, got {image_size}")
+    if image_size is not None and image_size not in SIDES:
+        raise UserError(f"--image-size must be one of {', '.join(map(str, SIDES))}, got {image_size}")
     settings = Settings.from_env()
     options = LoadOptions(
         collection=collection,
@@ -55,6 +66,7 @@ def load(
         model_id=model,
         image_size=image_size,
         layout=Layout(shards, replicas, write_consistency),
+        prune=prune,
     )
     report = run_load(path, settings, options, on_skip=lambda s: say(f"skipped {s.path}: {s.reason}"), notify=say)
     if as_json:
@@ -68,4 +80,12 @@ def load(
     if report.carried:
         typer.echo(f"  re-embedded      {report.carried:,} (from the previous model's collection)")
     typer.echo(f"  skipped          {len(report.skipped):,}" + (" (reasons above)" if report.skipped else ""))
+    if report.synced:
+        synced = report.synced
+        copies = f", {synced.dropped_copies:,} copies forgotten" if synced.dropped_copies else ""
+        media = f"; {synced.media_deleted:,} unused media copies deleted" if synced.media_deleted else ""
+        typer.echo(
+            f"  sync             added {synced.added:,}, moved {synced.moved:,}, removed {synced.removed:,}{copies} "
+            f"(files gone from {path.name}{media})"
+        )
     typer.echo(f"  time             {report.seconds:.1f}s")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,35 +16,56 @@ from ingest.errors import UserError
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import collections as cols
 
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+    from ingest.query.search import Hit, Index
+
 
 @app.command()
 @user_errors
 def search(
-    image: Annotated[Path, typer.Argument(help="The query image.")],
+    images: Annotated[
+        list[str],
+        typer.Argument(
+            help="The query image; several mean 'more like these'. A photo of the collection may be named by its id.",
+            metavar="IMAGE...",
+        ),
+    ],
+    negatives: Annotated[
+        list[str] | None,
+        typer.Option("--not", help="An image (or a stored photo's id) the results should not look like; repeatable."),
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="How many results.")] = 10,
     collection: CollectionOpt = DEFAULT_COLLECTION,
     label: Annotated[str | None, typer.Option(help="Only results with this label.")] = None,
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(help="Write a montage PNG: query, top-K, reconstructions.")] = None,
 ) -> None:
-    """The K most similar images to IMAGE, by cosine similarity of their embeddings."""
-    from ingest.images import ImageRejected, decode
-    from ingest.query.montage import search_montage
+    """The K most similar images to IMAGE, by cosine similarity of their embeddings.
+
+    With several images, or --not, Qdrant's recommendation query ranks the collection: close to
+    one of the examples, and closer to them than to any --not image. Examples that are photos of
+    the collection are then left out of the results (one image alone finds itself first)."""
+    from ingest.query.montage import open_hits, search_montage
     from ingest.query.search import Index
     from ingest.store.media import MediaStore
 
     settings = Settings.from_env()
-    try:
-        query = decode(image.read_bytes()).image
-    except (FileNotFoundError, IsADirectoryError):
-        raise UserError(f"{image} is not a file: give the path of an image") from None
-    except ImageRejected as exc:
-        raise UserError(f"{image} cannot be used as a query: {exc}") from None
+    media = MediaStore(settings.media_dir)
+    files = {given: _read_image(given) for given in [*images, *(negatives or [])] if not _is_point_id(given)}
     with store_for(settings) as store:
         index = Index.open(store, settings, collection)
-        hits = index.by_image(query, k, label)
+        positives = [_example(index, given, files) for given in images]
+        against = [_example(index, given, files) for given in negatives or []]
+        several = len(positives) > 1 or bool(against)
+        exclude = [e.point_id for e in positives + against if e.point_id and (several or e.image is None)]
+        hits = index.by_examples([e.vector for e in positives], [e.vector for e in against], k, label, exclude=exclude)
         if out:
-            search_montage(index.embedder, MediaStore(settings.media_dir), query, hits, out)
+            first = positives[0]
+            query = first.image if first.image is not None else open_hits(media, [first.stored])[0]
+            search_montage(index.embedder, media, query, hits, out)
     if as_json:
         typer.echo(json.dumps([h.to_json() for h in hits], indent=2))
         return
@@ -49,6 +73,53 @@ def search(
         typer.echo(f"{rank:>3}  {hit.score:.4f}  {hit.label or '-':<12} {hit.payload.get('source', '')}:{hit.path}")
     if out:
         say(f"montage written to {out}")
+
+
+@dataclass
+class _Example:
+    vector: np.ndarray
+    point_id: str | None  # the collection's point with these bytes, if it holds one
+    image: Image.Image | None = None  # a file's picture; None for a photo named by id
+    stored: Hit | None = None
+
+
+def _is_point_id(given: str) -> bool:
+    """A UUID that is not the name of a file here: a photo of the collection, named by its id."""
+    try:
+        uuid.UUID(given)
+    except ValueError:
+        return False
+    return not Path(given).exists()
+
+
+def _read_image(given: str) -> tuple[Image.Image, str]:
+    """A query file: its picture, and the SHA-256 of its bytes (its point id, when stored)."""
+    from ingest.images import ImageRejected, decode
+
+    path = Path(given)
+    try:
+        data = path.read_bytes()
+        return decode(data).image, hashlib.sha256(data).hexdigest()
+    except (FileNotFoundError, IsADirectoryError):
+        raise UserError(f"{path} is not a file: give the path of an image, or the id of a stored photo") from None
+    except ImageRejected as exc:
+        raise UserError(f"{path} cannot be used as a query: {exc}") from None
+
+
+def _example(index: Index, given: str, files: dict[str, tuple[Image.Image, str]]) -> _Example:
+    from ingest.load.records import point_id
+
+    if given in files:
+        image, sha = files[given]
+        stored = index.examples([point_id(sha)])
+        return _Example(index.embed(image), next(iter(stored), None), image)
+    found = index.examples([given]).get(given)
+    if found is None:
+        raise UserError(
+            f"no photo with id {given} in collection {index.state.name!r}: give a file, or an id from --json"
+        )
+    hit, vector = found
+    return _Example(vector, hit.id, None, hit)
 
 
 @app.command()

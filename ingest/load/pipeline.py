@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from ingest.errors import UserError
 from ingest.load.batches import embed_into, stored_records
 from ingest.load.reader import Skipped, Source
 from ingest.load.records import read_records
-from ingest.load.training import train_model
+from ingest.load.sync import Applied, prune
+from ingest.load.training import TrainingRequest, train_model
 from ingest.load.writer import StoreWriter
 from ingest.progress import progress
 from ingest.settings import DEFAULT_COLLECTION, Settings
@@ -29,6 +31,7 @@ from ingest.store import Layout, Store, embedded_store_exists, open_store
 from ingest.store import collections as cols
 from ingest.store.media import THUMBNAIL_SIDE, MediaStore
 from ingest.store.migrate import legacy_notice
+from ingest.store.space import check_room_for_load, check_writable
 
 
 @dataclass
@@ -37,9 +40,10 @@ class LoadOptions:
     epochs: int | None = None
     retrain: bool = False
     model_id: str | None = None  # fill a new collection with this already trained model
-    image_size: int = 32
+    image_size: int | None = None  # the model's input side; None: chosen from the photos' sizes
     layout: Layout = Layout()  # shards, replicas, write consistency of a new collection (a cluster)
     show_progress: bool = True
+    prune: bool = False  # afterwards, forget the photos of this source whose file is gone (`sync`)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class LoadReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     train_seconds: float = 0.0
+    synced: Applied | None = None  # with --prune: added, moved, removed
 
     def to_json(self) -> dict:
         return {
@@ -69,6 +74,7 @@ class LoadReport:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "train_seconds": round(self.train_seconds, 3),
+            "sync": self.synced.to_json() if self.synced else None,
         }
 
 
@@ -93,10 +99,11 @@ def load(
     if notice := legacy_notice(settings):
         notify(f"note: {notice}")
     checkpoint, trained = existing_model(settings, options), None
+    check_writable(settings.home)  # the machine's faults, before anything is written
+    check_room_for_load(settings.home, source.file_sizes(), trains=checkpoint is None)
     if checkpoint is None:  # the store is not held while training, so the page keeps working
-        trained = train_model(
-            source, settings.models_dir, options.image_size, options.epochs, skip, no_images, options.show_progress
-        )
+        request = TrainingRequest(options.collection, options.image_size, options.epochs, options.retrain)
+        trained = train_model(source, settings.models_dir, request, skip, no_images, notify, options.show_progress)
         checkpoint = trained.path
     embedder = Embedder.from_file(checkpoint)
     media = MediaStore(settings.media_dir)
@@ -116,14 +123,13 @@ def load(
         # writes more than it speeds embedding (docs/measurements.md).
         with torch_threads(torch.get_num_threads() - 1):
             try:  # a model trained here has read every file once already and reported the bad ones
-                records = read_records(
-                    source, (lambda _: None) if trained else skip, options.show_progress, decode_side=THUMBNAIL_SIDE
-                )
-                embed_into(records, embedder, writer, media)
+                # closing(): a reader stopped by an error ends its progress line before the error is told
+                quiet = (lambda _: None) if trained else skip
+                with closing(read_records(source, quiet, options.show_progress, THUMBNAIL_SIDE)) as records:
+                    embed_into(records, embedder, writer, media)
                 if old and old.physical != physical:
-                    report.carried = embed_into(
-                        stored_records(store, old.physical, media, skip, options.show_progress), embedder, writer
-                    )
+                    with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:
+                        report.carried = embed_into(records, embedder, writer)
             finally:
                 counts = writer.close()
         report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
@@ -132,6 +138,8 @@ def load(
                 store.delete_collection(physical)  # created by this run, holds nothing
             raise UserError(no_images())
         finish(store, options.collection, physical, old, report.carried, notify, options.show_progress)
+        if options.prune:
+            report.synced = prune(store, physical, source, media, report.indexed, options.show_progress)
     report.seconds = time.perf_counter() - started
     return report
 

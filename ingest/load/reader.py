@@ -77,14 +77,34 @@ class Source:
             if not is_os_clutter((Path(root) / f).relative_to(self.path).as_posix())
         )
 
-    def __iter__(self) -> Iterator[RawFile | Skipped]:
-        return self._zip_entries() if self.kind == "zip" else self._folder_entries()
+    def file_sizes(self) -> list[int]:
+        """The size of every entry, from the zip's directory or the folder's metadata (nothing is read)."""
+        if self.kind == "zip":
+            with zipfile.ZipFile(self.path) as zf:
+                return [i.file_size for i in zf.infolist() if not i.is_dir() and not is_os_clutter(i.filename)]
+        sizes = []
+        for root, _, files in os.walk(self.path, followlinks=False):
+            for name in files:
+                full = Path(root) / name
+                if not is_os_clutter(full.relative_to(self.path).as_posix()) and not full.is_symlink():
+                    try:
+                        sizes.append(full.stat().st_size)
+                    except OSError:
+                        continue  # reported as skipped when the load reaches it
+        return sizes
 
-    def _zip_entries(self) -> Iterator[RawFile | Skipped]:
+    def __iter__(self) -> Iterator[RawFile | Skipped]:
+        return self.entries()
+
+    def entries(self, every: int = 1) -> Iterator[RawFile | Skipped]:
+        """Every entry, or every `every`-th one (a sample spread over the whole source, read
+        without reading the rest)."""
+        return self._zip_entries(every) if self.kind == "zip" else self._folder_entries(every)
+
+    def _zip_entries(self, every: int) -> Iterator[RawFile | Skipped]:
         with zipfile.ZipFile(self.path) as zf:
-            for info in zf.infolist():
-                if info.is_dir() or is_os_clutter(info.filename):
-                    continue
+            members = [i for i in zf.infolist() if not i.is_dir() and not is_os_clutter(i.filename)]
+            for info in members[::every]:
                 name = info.filename
                 problem = _zip_entry_problem(info)
                 if problem:
@@ -101,13 +121,17 @@ class Source:
                     continue
                 yield RawFile(name, label_of(name), data)
 
-    def _folder_entries(self) -> Iterator[RawFile | Skipped]:
+    def _folder_entries(self, every: int) -> Iterator[RawFile | Skipped]:
+        seen = 0
         for root, dirs, files in os.walk(self.path, followlinks=False):
             dirs.sort()
             for filename in sorted(files):
                 full = Path(root) / filename
                 rel = full.relative_to(self.path).as_posix()
                 if is_os_clutter(rel):
+                    continue
+                seen += 1
+                if (seen - 1) % every:
                     continue
                 if full.is_symlink():
                     yield Skipped(rel, "symbolic link")

@@ -1,13 +1,15 @@
-"""Training the model a load needs: one reading pass collects the photos (a uniform sample of
-at most MAX_TRAIN_IMAGES) through the fixed transform, then `encoder.fit` trains on them and
+"""Training the model a load needs. The photos' sizes choose the model's input side
+(`choose_side`); one reading pass collects the photos (a uniform sample of at most
+MAX_TRAIN_IMAGES) through the fixed transform at that side; `encoder.fit` trains on them and
 writes the model's folder."""
 
 from __future__ import annotations
 
 import hashlib
 import random
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,14 +17,59 @@ import torch
 
 from encoder.fit import fit
 from encoder.model import ModelConfig
-from encoder.train import MIN_TRAIN_IMAGES, TrainConfig
+from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
 from encoder.transforms import TransformSpec, fixed_transform
 from ingest.errors import UserError
-from ingest.load.reader import Skipped, Source
+from ingest.images import picture_size
+from ingest.load.reader import RawFile, Skipped, Source
 from ingest.load.records import read_records
 from ingest.progress import progress
 
 MAX_TRAIN_IMAGES = 50_000
+# The input sides a model can be built for, and the largest one the time budget trains well on
+# 2 CPU cores (docs/measurements.md, "The input side"). Thumbnails keep their own size.
+SIDES = (32, 64, 128)
+PHOTO_SIDE = 64
+SIZE_SAMPLE = 1000  # photos whose size is read (headers only) to choose the side
+
+
+@dataclass(frozen=True)
+class SideChoice:
+    side: int
+    reason: str  # one line, for the load's output and the checkpoint
+
+
+def choose_side(shorter_sides: Sequence[int], out_of: int | None = None) -> SideChoice:
+    """The input side for photos whose shorter sides (as shown) are these: the largest side in
+    SIDES that the median photo does not have to be enlarged to, at most PHOTO_SIDE."""
+    if not shorter_sides:
+        return SideChoice(SIDES[0], f"{SIDES[0]} px: no photo size could be read")
+    median = statistics.median(shorter_sides)
+    sampled = f" (from {len(shorter_sides):,} of {out_of:,} photos)" if out_of and out_of > len(shorter_sides) else ""
+    fits = [side for side in SIDES if side <= median] or [SIDES[0]]
+    side = min(fits[-1], PHOTO_SIDE)
+    if median <= side:
+        why = "the photos' own size"
+    elif side < PHOTO_SIDE:
+        why = f"a larger side ({SIDES[SIDES.index(side) + 1]} px) would enlarge most of them"
+    else:
+        why = f"{side} px keeps an animal recognisable and is the largest side the time budget trains well"
+    return SideChoice(side, f"{side} px: the median photo's shorter side is {median:g} px{sampled}; {why}")
+
+
+def sample_sizes(source: Source, show_progress: bool) -> tuple[list[int], int]:
+    """Shorter sides of up to SIZE_SAMPLE photos spread over the source (headers only), and
+    how many entries the source has."""
+    total = source.count()
+    every = max(1, -(-total // SIZE_SAMPLE))
+    sides: list[int] = []
+    with progress(f"measuring {source.name}", -(-total // every), show_progress) as bar:
+        for entry in source.entries(every):
+            bar.advance()
+            size = picture_size(entry.data) if isinstance(entry, RawFile) else None
+            if size:
+                sides.append(min(size))
+    return sides, total
 
 
 @dataclass
@@ -52,17 +99,34 @@ def training_images(
     return (torch.stack(sample) if sample else empty), info
 
 
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What `ingest load` asks of training."""
+
+    collection: str
+    image_size: int | None  # the input side (--image-size); None: chosen from the photos
+    epochs: int | None  # exactly this many (--epochs); None: as many as fit the time budget
+    retrain: bool  # --retrain: never resumes the state of a plain load's training
+
+
 def train_model(
     source: Source,
     models_dir: Path,
-    image_size: int,
-    epochs: int | None,
+    request: TrainingRequest,
     on_skip: Callable[[Skipped], None],
     no_images: Callable[[], str],
+    notify: Callable[[str], None],
     show_progress: bool,
 ) -> TrainedModel:
+    """Train the collection's model on the source's photos; an interrupted training (Ctrl-C, a
+    crash, a killed process) saved its state under models/training/, and the same command resumes it."""
+    image_size, epochs = request.image_size, request.epochs
     started = time.perf_counter()
-    spec = TransformSpec(image_size=image_size)
+    if image_size is None:
+        choice = choose_side(*sample_sizes(source, show_progress))
+    else:
+        choice = SideChoice(image_size, f"{image_size} px: given by --image-size")
+    spec = TransformSpec(image_size=choice.side)
     images, info = training_images(source, spec, on_skip, show_progress)
     if len(images) == 0:
         raise UserError(no_images())
@@ -71,8 +135,16 @@ def train_model(
             f"{source.name} holds {len(images)} images; training a model needs at least {MIN_TRAIN_IMAGES}: "
             "add images, or load into a collection that already has a model (--collection)"
         )
+    notify(f"input side {choice.reason}")  # told once it is known there is something to train on
+    info["input_side"] = choice.reason
     # --epochs N: exactly N epochs; by default, as many as fit in the time budget.
     train_cfg = TrainConfig() if epochs is None else TrainConfig(epochs=epochs, time_budget_s=None)
     bars = progress if show_progress else None
-    path = fit(images, models_dir, ModelConfig(image_size=image_size), train_cfg, info, progress=bars)
+    purpose = "retrain" if request.retrain else "load"
+    resumable = Resumable(
+        models_dir / "training" / f"{request.collection}.pt", f"{info['fingerprint']}:{purpose}", notify
+    )
+    path = fit(
+        images, models_dir, ModelConfig(image_size=choice.side), train_cfg, info, progress=bars, resumable=resumable
+    )
     return TrainedModel(path, time.perf_counter() - started)

@@ -26,6 +26,8 @@ from ingest.store.media import MediaStore
 NEIGHBOURS_PER_POINT = 16
 MONTAGE_GROUPS = 50
 MONTAGE_PER_ROW = 12
+# What a member row tells of its file: enough for the page's Duplicates tab to choose which to keep.
+MEMBER_KEYS = ["path", "source", "label", "sha256", "copies", "width", "height", "bytes", "ingested_at"]
 
 
 class DisjointSets:
@@ -46,7 +48,7 @@ def find_duplicates(store: Store, state: CollectionState, threshold: float, show
     """The JSON-ready groups, most alike first. Each member's score is its cosine similarity
     to the group's first member (1.0 for a byte-identical copy)."""
     started = time.perf_counter()
-    points = read_points(store, state.physical, ["path", "source", "label", "sha256", "copies"])
+    points = read_points(store, state.physical, MEMBER_KEYS)
     with progress(f"querying {state.name} ({len(points):,} points)", len(points), show_progress) as bar:
         neighbours = nearest_others(
             store, state.physical, points, NEIGHBOURS_PER_POINT, threshold, on_query=bar.advance
@@ -103,6 +105,10 @@ def _member(point_id: str, payload: dict, label: str | None, score: float, same_
         "path": payload.get("path"),
         "label": label,
         "sha256": payload.get("sha256"),
+        "width": payload.get("width"),
+        "height": payload.get("height"),
+        "bytes": payload.get("bytes"),
+        "ingested_at": payload.get("ingested_at"),  # a copy's: when its stored point was loaded
         "score": round(score, 6),
         "same_bytes_as": same_bytes_as,  # the path of the stored file with these exact bytes
     }

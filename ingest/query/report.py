@@ -63,6 +63,8 @@ def format_info(facts: dict) -> str:
                 f"validation loss {model['best_val_loss']:.4f}, reconstruction MSE {model['held_out_recon_mse']:.4f}"
             )
             lines.append(f"             {losses}")
+        if data.get("input_side"):
+            lines.append(f"input side   {data['input_side']}")
         lines.append(f"pictures     {facts['pictures']['training_plot']}")
         lines.append(f"             {facts['pictures']['reconstructions']}")
     else:

@@ -111,6 +111,12 @@ class Index:
         )
         return [Hit.of(s) for s in found]
 
+    def examples(self, point_ids: Sequence[str]) -> dict[str, tuple[Hit, np.ndarray]]:
+        """The points among point_ids that are still in the collection, with their vectors:
+        the photos a search by examples was given by id."""
+        found = self.store.retrieve(self.physical, list(point_ids), vectors=True)
+        return {r.id: (Hit.of(r), r.vector) for r in found}
+
     def vector_of(self, point_id: str) -> np.ndarray:
         found = self.store.retrieve(self.physical, [point_id], payload=False, vectors=True)
         if not found:

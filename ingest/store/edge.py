@@ -16,8 +16,9 @@ behaviour this module relies on.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
@@ -40,12 +41,37 @@ from ingest.store.base import (
     Where,
 )
 from ingest.store.lock import DirectoryLock
+from ingest.store.manifest import Manifest
+from ingest.store.space import POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
 
-MANIFEST_FORMAT = "cbir-edge-store/1"
 QUERY_CHUNK = 256
 # Edge builds an HNSW graph only when asked (`optimize`). Below this many points an exact
 # search is already fast (about 4 ms at 60,000 on 2 cores), and building costs seconds.
 INDEX_MIN_POINTS = 50_000
+
+
+_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def _engine(method):
+    """Edge reports every failure as a plain Exception with a message; one that comes from the
+    file system ("... (os error 28)") is raised as the OSError it is, naming the store's folder,
+    so that it reaches the user as one line like any other file-system fault."""
+
+    @functools.wraps(method)
+    def wrapper(self: EdgeStore, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, KeyError, ValueError, TypeError):
+            raise
+        except Exception as exc:
+            found = _OS_ERROR.search(str(exc))
+            if found is None:
+                raise
+            code = int(found.group(1))
+            raise OSError(code, os.strerror(code), str(self.root)) from exc
+
+    return wrapper
 
 
 def edge_filter(where: Where | None) -> qe.Filter | None:
@@ -75,22 +101,6 @@ def _selector(payload: bool | Sequence[str]) -> bool | list[str]:
     return payload if isinstance(payload, bool) else list(payload)
 
 
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Write, flush to disk, then rename over the old file: a reader or a crash sees the
-    old version or the new one, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class EdgeStore(Store):
     embedded = True
 
@@ -102,33 +112,15 @@ class EdgeStore(Store):
         self._lock.acquire(wait_s, on_wait)
         self._shards: dict[str, qe.EdgeShard] = {}
         try:
-            self._manifest = self._read_manifest()
+            self._manifest = Manifest(root / "manifest.json", self.description)
         except BaseException:
             self._lock.release()
             raise
 
-    # The manifest.
-    def _read_manifest(self) -> dict:
-        path = self.root / "manifest.json"
-        if not path.exists():
-            return {"format": MANIFEST_FORMAT, "collections": {}, "aliases": {}}
-        manifest = json.loads(path.read_text())
-        if manifest.get("format") != MANIFEST_FORMAT:
-            raise ValueError(f"{path} is not a {MANIFEST_FORMAT} manifest")
-        return manifest
-
-    def _save_manifest(self) -> None:
-        write_json_atomically(self.root / "manifest.json", self._manifest)
-
-    def _entry(self, name: str) -> dict:
-        try:
-            return self._manifest["collections"][name]
-        except KeyError:
-            raise KeyError(f"no collection {name!r} in the {self.description}") from None
-
+    @_engine
     def _shard(self, name: str) -> qe.EdgeShard:
         if name not in self._shards:
-            self._entry(name)
+            self._manifest.entry(name)
             self._shards[name] = qe.EdgeShard.load(str(self._folder(name)))
         return self._shards[name]
 
@@ -137,14 +129,16 @@ class EdgeStore(Store):
 
     # Collections, aliases, metadata.
     def collections(self) -> list[str]:
-        return sorted(self._manifest["collections"])
+        return sorted(self._manifest.collections)
 
     def aliases(self) -> dict[str, str]:
-        return dict(self._manifest["aliases"])
+        return dict(self._manifest.aliases)
 
+    @_engine
     def create_collection(self, name: str, dim: int, metadata: dict, layout: Layout = Layout()) -> None:
-        if name in self._manifest["collections"]:
+        if name in self._manifest.collections:
             raise ValueError(f"collection {name!r} already exists")
+        ensure_room(self.root, 0)
         folder = self._folder(name)
         if folder.exists():  # left by a create that a crash interrupted: never in the manifest
             shutil.rmtree(folder)
@@ -157,48 +151,45 @@ class EdgeStore(Store):
             shard.update(qe.UpdateOperation.create_field_index(field, schema))
         shard.flush()
         self._shards[name] = shard
-        self._manifest["collections"][name] = {"dim": dim, "metadata": dict(metadata)}
-        self._save_manifest()
+        self._manifest.add(name, dim, metadata)
 
+    @_engine
     def delete_collection(self, name: str) -> None:
-        self._entry(name)
-        del self._manifest["collections"][name]
-        self._manifest["aliases"] = {a: c for a, c in self._manifest["aliases"].items() if c != name}
-        self._save_manifest()  # gone for every reader before its files go
+        self._manifest.remove(name)  # gone for every reader before its files go
         shard = self._shards.pop(name, None)
         if shard is not None:
             shard.close()
         shutil.rmtree(self._folder(name), ignore_errors=True)
 
     def set_alias(self, alias: str, collection: str) -> None:
-        self._entry(collection)
-        self._manifest["aliases"][alias] = collection
-        self._save_manifest()
+        self._manifest.set_alias(alias, collection)
 
     def metadata(self, name: str) -> dict:
-        return dict(self._entry(name)["metadata"])
+        return dict(self._manifest.entry(name)["metadata"])
 
     def update_metadata(self, name: str, changes: dict) -> None:
-        self._entry(name)["metadata"].update(changes)
-        self._save_manifest()
+        self._manifest.update_metadata(name, changes)
 
     def layout(self, name: str) -> Layout:
-        self._entry(name)
+        self._manifest.entry(name)
         return Layout()
 
     def dimension(self, name: str) -> int:
-        return self._entry(name)["dim"]
+        return self._manifest.entry(name)["dim"]
 
     # Points.
+    @_engine
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         if not points:
             return
+        ensure_room(self.root, POINT_BYTES * len(points))  # see space.py: never let Edge meet a full disk
         # One conversion of the whole batch: Edge takes lists faster than numpy rows.
         vectors = np.asarray([p.vector for p in points], dtype=np.float32).tolist()
         self._shard(name).update(
             qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)])
         )
 
+    @_engine
     def retrieve(
         self, name: str, ids: Sequence[str], payload: bool | Sequence[str] = True, vectors: bool = False
     ) -> list[Record]:
@@ -206,15 +197,20 @@ class EdgeStore(Store):
         by_id = {str(p.id): _record(p) for p in found}
         return [by_id[i] for i in ids if i in by_id]
 
+    @_engine
     def set_payload(self, name: str, ids: Sequence[str], payload: dict) -> None:
+        ensure_room(self.root, POINT_BYTES * len(ids))
         self._shard(name).update(qe.UpdateOperation.set_payload(list(ids), payload))
 
+    @_engine
     def delete(self, name: str, ids: Sequence[str]) -> None:
         self._shard(name).update(qe.UpdateOperation.delete_points(list(ids)))
 
+    @_engine
     def count(self, name: str, where: Where | None = None) -> int:
         return self._shard(name).count(qe.CountRequest(exact=True, filter=edge_filter(where)))
 
+    @_engine
     def scroll(
         self,
         name: str,
@@ -235,6 +231,7 @@ class EdgeStore(Store):
         )
         return [_record(p) for p in records], (str(next_offset) if next_offset is not None else None)
 
+    @_engine
     def search(
         self, name: str, vector: np.ndarray, limit: int, where: Where | None = None, min_score: float | None = None
     ) -> list[Scored]:
@@ -249,6 +246,7 @@ class EdgeStore(Store):
         )
         return [_scored(p) for p in found]
 
+    @_engine
     def search_batch(
         self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
     ) -> list[list[Scored]]:
@@ -262,6 +260,7 @@ class EdgeStore(Store):
             results += [[_scored(p) for p in found] for found in shard.query_batch(qe.QueryBatchRequest(requests))]
         return results
 
+    @_engine
     def recommend(
         self,
         name: str,
@@ -284,12 +283,14 @@ class EdgeStore(Store):
         )
         return [_scored(p) for p in found]
 
+    @_engine
     def sample(self, name: str, where: Where | None = None) -> Record | None:
         found = self._shard(name).query(
             qe.QueryRequest(limit=1, query=qe.Sample.Random, filter=edge_filter(where), with_payload=True)
         )
         return Record(str(found[0].id), found[0].payload or {}) if found else None
 
+    @_engine
     def highest(self, name: str, key: str, limit: int) -> list[Record]:
         records, _ = self._shard(name).scroll(
             qe.ScrollRequest(
@@ -300,21 +301,25 @@ class EdgeStore(Store):
         )
         return [_record(p) for p in records]
 
+    @_engine
     def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
         response = self._shard(name).facet(
             qe.FacetRequest(key=key, limit=100_000, exact=True, filter=edge_filter(where))
         )
         return {str(h.value): h.count for h in response.hits if h.count > 0}
 
+    @_engine
     def build_index(self, name: str) -> bool:
         """Build the HNSW graph of a big collection (minutes at 500,000 points); True when built."""
         if self.count(name) < INDEX_MIN_POINTS:
             return False
+        ensure_room(self.root, 2 * POINT_BYTES * self.count(name))  # optimizing rewrites the segments
         shard = self._shard(name)
         built = shard.optimize()
         shard.flush()
         return built
 
+    @_engine
     def flush(self) -> None:
         """Write every open collection's segments to disk (the write-ahead log already has
         the points: this makes reopening fast)."""
@@ -327,7 +332,10 @@ class EdgeStore(Store):
 
     def close(self) -> None:
         try:
-            self.flush()
+            # Flushing rewrites segment files in place; on a nearly full disk that could leave
+            # them torn. The write-ahead log holds every point anyway: the next open replays it.
+            if free_bytes(self.root) >= RESERVE_BYTES:
+                self.flush()
         finally:
             for shard in self._shards.values():
                 shard.close()

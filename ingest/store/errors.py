@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
 from ingest.errors import UserError
 from ingest.settings import Settings
 
@@ -15,6 +12,13 @@ from ingest.settings import Settings
 @contextmanager
 def translate_errors(settings: Settings) -> Iterator[None]:
     """Server failures become one UserError line that names the URL and what to do."""
+    if settings.embedded:
+        yield
+        return
+    # Imported here: qdrant-client takes seconds to import, and the embedded store never needs it.
+    import httpx
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
     url = settings.qdrant_url
     try:
         yield

@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from ingest.images import decode
+from ingest.store.space import ensure_room
 
 THUMBNAIL_SIDE = 512
 
@@ -40,6 +41,7 @@ class MediaStore:
             buffer = io.BytesIO()
             thumb.save(buffer, format="JPEG", quality=90)
             data = buffer.getvalue()
+        ensure_room(self.root, len(data))
         if target.parent not in self._made_dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._made_dirs.add(target.parent)
@@ -54,6 +56,14 @@ class MediaStore:
         finally:
             if tmp.exists():
                 tmp.unlink()
+
+    def delete(self, sha256: str) -> int:
+        """Remove a copy no point uses any more; 1 when there was one to remove."""
+        try:
+            self.path_for(sha256).unlink()
+        except FileNotFoundError:
+            return 0
+        return 1
 
     def open(self, sha256: str) -> Image.Image:
         """The stored picture as RGB; FileNotFoundError when it is not there."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from ingest.errors import UserError
 from ingest.progress import progress
 from ingest.settings import Settings
-from ingest.store.base import Point, Store
+from ingest.store.base import Layout, Point, Store
 
 BATCH = 512
 MARKER = "migrated-from-local-mode.json"  # in the new store's folder: the old one is never touched
@@ -49,9 +49,14 @@ def legacy_notice(settings: Settings) -> str | None:
 
 
 def copy_collections(
-    source: Store, target: Store, aliases: Sequence[str] | None = None, show_progress: bool = True
+    source: Store,
+    target: Store,
+    aliases: Sequence[str] | None = None,
+    show_progress: bool = True,
+    layout: Layout | None = None,
 ) -> Migration:
-    """Copy the named aliases (default: all) with the collections they name."""
+    """Copy the named aliases (default: all) with the collections they name; `layout` spreads
+    them over a cluster (default: as the source has them)."""
     found = source.aliases()
     wanted = list(found) if aliases is None else list(aliases)
     missing = [a for a in wanted if a not in found]
@@ -63,17 +68,16 @@ def copy_collections(
     migration = Migration()
     for alias in wanted:
         physical = found[alias]
-        migration.collections[alias] = copy_collection(source, target, physical, show_progress)
+        migration.collections[alias] = copy_collection(source, target, physical, show_progress, layout)
         target.set_alias(alias, physical)
     return migration
 
 
-def copy_collection(source: Store, target: Store, physical: str, show_progress: bool) -> int:
+def copy_collection(source: Store, target: Store, physical: str, show_progress: bool, layout: Layout | None) -> int:
     total = source.count(physical)
     if not target.exists(physical):
-        target.create_collection(
-            physical, source.dimension(physical), source.metadata(physical), source.layout(physical)
-        )
+        layout = layout or source.layout(physical)
+        target.create_collection(physical, source.dimension(physical), source.metadata(physical), layout)
     copied, batch = 0, []
     with progress(f"copying {physical}", total, show_progress) as bar:
         for record in source.points(physical, vectors=True):
@@ -86,6 +90,7 @@ def copy_collection(source: Store, target: Store, physical: str, show_progress: 
             f"copied {copied:,} of {total:,} points of {physical}, but the target holds fewer: run it again"
         )
     target.update_metadata(physical, source.metadata(physical))
+    target.build_index(physical)  # as a load would have: a big embedded collection gets its HNSW graph
     return copied
 
 

@@ -1,0 +1,37 @@
+"""What training minimises: the reconstruction of a view, plus a contrastive term that makes
+all the views of one photo land close together and away from the other photos'."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from encoder.model import Autoencoder
+from encoder.transforms import BatchAugment
+
+
+def nt_xent(*views: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent over V views of the same B images ([B, d] each): every view must pick out the
+    other views of its image among the V*B - 1 others. With two views it is SimCLR's loss;
+    with more, each positive pair counts once per anchor (as in SupCon)."""
+    n, v = len(views[0]), len(views)
+    p = F.normalize(torch.cat(views).float(), dim=1)
+    logits = p @ p.T / temperature
+    logits.fill_diagonal_(float("-inf"))
+    log_prob = F.log_softmax(logits, dim=1)
+    image = torch.arange(n, device=p.device).repeat(v)
+    positive = (image[:, None] == image[None, :]) & ~torch.eye(n * v, dtype=torch.bool, device=p.device)
+    return -(log_prob.masked_fill(~positive, 0).sum(1) / (v - 1)).mean()
+
+
+def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, cfg) -> tuple[torch.Tensor, ...]:
+    """(total, reconstruction, contrastive) for a batch x in [0, 1]; cfg is a TrainConfig.
+    Two full-size views and `small_views` small ones; the first view is also reconstructed."""
+    v1, v2 = augment(x), augment(x)
+    seen = v1 + cfg.noise_std * torch.randn_like(v1) if cfg.noise_std > 0 else v1
+    z1, recon = model(seen)
+    latents = [z1, model.encoder(v2)] + [model.encoder(augment.small(x)) for _ in range(cfg.augment.small_views)]
+    recon_loss = F.mse_loss(recon.float(), v1)
+    contrastive = nt_xent(*(model.projection(z) for z in latents), temperature=cfg.temperature)
+    total = cfg.recon_weight * recon_loss + cfg.contrastive_weight * contrastive
+    return total, recon_loss, contrastive

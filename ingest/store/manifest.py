@@ -1,0 +1,69 @@
+"""What Qdrant Edge does not keep, kept beside its shards: which collections exist (with their
+vector length and metadata) and which alias names which collection.
+
+One JSON file, replaced as a whole by an atomic rename after each change: a reader or a crash
+sees the old version or the new one, never a mix. That is what makes `--retrain`'s alias
+switch one step, as a server's alias switch is."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+FORMAT = "cbir-edge-store/1"
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write to a temporary name, flush it to disk, rename it over the old file, flush the
+    folder (the rename itself must survive a power cut)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class Manifest:
+    def __init__(self, path: Path, description: str) -> None:
+        self.path, self.description = path, description
+        data = json.loads(path.read_text()) if path.exists() else {"format": FORMAT, "collections": {}, "aliases": {}}
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a {FORMAT} manifest")
+        self.collections: dict[str, dict] = data["collections"]  # name -> {"dim", "metadata"}
+        self.aliases: dict[str, str] = data["aliases"]
+
+    def entry(self, name: str) -> dict:
+        try:
+            return self.collections[name]
+        except KeyError:
+            raise KeyError(f"no collection {name!r} in the {self.description}") from None
+
+    def add(self, name: str, dim: int, metadata: dict) -> None:
+        self.collections[name] = {"dim": dim, "metadata": dict(metadata)}
+        self.save()
+
+    def remove(self, name: str) -> None:
+        """The collection and every alias naming it."""
+        self.entry(name)
+        del self.collections[name]
+        self.aliases = {alias: target for alias, target in self.aliases.items() if target != name}
+        self.save()
+
+    def set_alias(self, alias: str, name: str) -> None:
+        self.entry(name)
+        self.aliases[alias] = name
+        self.save()
+
+    def update_metadata(self, name: str, changes: dict) -> None:
+        self.entry(name)["metadata"].update(changes)
+        self.save()
+
+    def save(self) -> None:
+        write_json_atomically(self.path, {"format": FORMAT, "collections": self.collections, "aliases": self.aliases})

@@ -1,0 +1,53 @@
+"""Decoding untrusted bytes (`ingest.images`), fast and in memory: every mode and format the
+product reads becomes a faithful RGB picture, and every kind of bad file a one-line reason."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ingest.images import ImageRejected, decode
+
+from images_for_tests import bad_entries, good_images, photo
+
+
+def test_every_image_mode_decodes_to_a_faithful_rgb_picture():
+    for name, data in good_images().items():
+        decoded = decode(data)
+        assert decoded.image.mode == "RGB", name
+        pixels = np.asarray(decoded.image, dtype=np.float32)
+        assert pixels.std() > 5, f"{name} decoded to a flat picture"
+    # 16-bit samples keep their range: a 0..65535 ramp becomes a 0..255 ramp, not all white.
+    ramp = np.asarray(decode(good_images()["modes/sixteen.png"]).image)[..., 0]
+    assert ramp.min() == 0 and ramp.max() == 255
+    # Transparency is composited onto white.
+    clear = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
+    buffer = io.BytesIO()
+    clear.save(buffer, "PNG")
+    assert decode(buffer.getvalue()).image.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_the_format_comes_from_the_content_and_rotation_from_exif():
+    images = good_images()
+    assert decode(images["modes/png-named.jpg"]).format == "PNG"
+    rotated = decode(images["modes/rotated.jpg"])
+    assert (rotated.width, rotated.height) == (20, 40) and rotated.image.size == (20, 40)
+
+
+@pytest.mark.parametrize("name", sorted(bad_entries()))
+def test_each_bad_file_is_refused_with_its_reason(name):
+    data, words = bad_entries()[name]
+    with pytest.raises(ImageRejected) as refused:
+        decode(data)
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_big_jpeg_is_decoded_at_a_reduced_scale_that_still_covers_the_side():
+    buffer = io.BytesIO()
+    photo(3, (1600, 1200)).save(buffer, "JPEG", quality=90)
+    decoded = decode(buffer.getvalue(), target_side=256)
+    assert (decoded.width, decoded.height) == (1600, 1200)  # the payload keeps the full size
+    assert min(decoded.image.size) >= 256 and decoded.image.size[0] < 1600  # decoded smaller, never below

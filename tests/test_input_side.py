@@ -1,0 +1,61 @@
+"""The model's input side, chosen from the photos' sizes: thumbnails stay small, photos get
+the side that keeps an animal recognisable, and the reason is said in one line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from PIL import Image
+
+from ingest.load.training import PHOTO_SIDE, SIDES, choose_side
+
+from conftest import run_cli
+from images_for_tests import photo, write_zip
+
+
+def test_thumbnails_keep_their_size():
+    choice = choose_side([32] * 6000)
+    assert choice.side == 32
+    assert choice.reason == "32 px: the median photo's shorter side is 32 px; the photos' own size"
+
+
+def test_photos_get_the_photo_side():
+    choice = choose_side([224] * 1000 + [320] * 500 + [384] * 281, out_of=50_000)
+    assert choice.side == PHOTO_SIDE
+    assert "median photo's shorter side is 224 px (from 1,781 of 50,000 photos)" in choice.reason
+    assert "recognisable" in choice.reason and "\n" not in choice.reason
+
+
+def test_a_mixed_collection_follows_its_median_photo():
+    assert choose_side([32] * 60 + [400] * 40).side == 32  # mostly thumbnails
+    assert choose_side([32] * 40 + [400] * 60).side == PHOTO_SIDE  # mostly photos
+    between = choose_side([50] * 100)  # too small for the next side up: not enlarged
+    assert between.side == 32 and f"a larger side ({SIDES[1]} px) would enlarge most of them" in between.reason
+
+
+def test_a_few_huge_panoramas_change_nothing():
+    assert choose_side([240] * 97 + [9000] * 3).side == PHOTO_SIDE
+    assert choose_side([20] * 97 + [9000] * 3).side == 32  # tiny icons: the smallest side, never below
+
+
+def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
+    files = {}
+    for i in range(20):
+        buffer = io.BytesIO()
+        photo(i, (300, 200)).save(buffer, "JPEG", quality=85)
+        files[f"animals/{i:02d}.jpg"] = buffer.getvalue()
+    archive = tmp_path / "photos.zip"
+    write_zip(archive, files)
+    home = tmp_path / "home"
+    result = run_cli(home, "load", str(archive), "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if line.startswith("input side")]
+    assert said == [
+        f"input side {PHOTO_SIDE} px: the median photo's shorter side is 200 px; "
+        f"{PHOTO_SIDE} px keeps an animal recognisable and is the largest side the time budget trains well"
+    ]
+    facts = json.loads(run_cli(home, "info", "--json").stdout)
+    assert facts["model"]["image_size"] == PHOTO_SIDE
+    assert facts["model"]["trained_on"]["input_side"] == said[0].removeprefix("input side ")
+    assert Image.open(facts["pictures"]["reconstructions"]).size[1] > 0

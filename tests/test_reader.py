@@ -1,0 +1,69 @@
+"""Reading a zip or a folder (`ingest.load.reader`), fast and on tiny files: what is yielded,
+what is skipped and why, and that nothing is ever extracted."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import pytest
+
+from ingest.errors import UserError
+from ingest.load.reader import RawFile, Skipped, Source, label_of
+
+from images_for_tests import UNSAFE_REASONS, good_images, write_zip
+
+
+def entries(source: Source) -> tuple[dict[str, RawFile], dict[str, str]]:
+    found, skipped = {}, {}
+    for entry in source:
+        if isinstance(entry, Skipped):
+            skipped[entry.path] = entry.reason
+        else:
+            found[entry.path] = entry
+    return found, skipped
+
+
+def test_a_zip_yields_its_files_with_labels_and_skips_unsafe_entries(tmp_path):
+    files = {**good_images(), "__MACOSX/._cat.jpg": b"finder", "cats/.DS_Store": b"finder"}
+    archive = tmp_path / "photos.zip"
+    write_zip(archive, files, unsafe=True)
+    source = Source(archive)
+    found, skipped = entries(source)
+    assert set(found) == set(good_images())  # OS clutter is not even mentioned
+    assert found["modes/rgb.jpg"].label == "modes" and found["top-level.png"].label is None
+    assert found["modes/rgb.jpg"].data == good_images()["modes/rgb.jpg"]
+    assert {path: reason.split(" (")[0] for path, reason in skipped.items()} == UNSAFE_REASONS
+    assert source.count() == len(found) + len(skipped)
+    assert not (tmp_path / "modes").exists()  # nothing extracted
+
+
+def test_a_folder_reads_like_a_zip_and_skips_links(tmp_path):
+    folder = tmp_path / "photos"
+    for name, data in good_images().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    os.symlink("/etc/passwd", folder / "modes" / "evil.png")
+    found, skipped = entries(Source(folder))
+    assert set(found) == set(good_images())
+    assert skipped == {"modes/evil.png": "symbolic link"}
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_text("hello"), "is not a zip archive"),
+        (lambda p: zipfile.ZipFile(p, "w").close(), "empty zip"),
+    ],
+)
+def test_a_wrong_path_is_one_user_error_before_anything_is_read(tmp_path, make, words):
+    path = tmp_path / "x.zip"
+    make(path)
+    with pytest.raises(UserError, match=words):
+        Source(path)
+
+
+def test_the_label_is_the_folder_a_file_is_in():
+    assert label_of("CBIR/cat/001.jpg") == "cat"
+    assert label_of("001.jpg") is None
