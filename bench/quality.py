@@ -1,15 +1,21 @@
-"""Retrieval quality of the encoder, and what each idea adds: the README's ablation. Prints JSON.
+"""Retrieval quality on real photos and on thumbnails, and what each idea of the recipe adds: the
+tables of docs/measurements.md. Prints JSON (one line per finished run on stderr as it goes).
 
-Every variant trains from scratch on ../shared/datasets/cifar10-animals.zip with the product's
-own training code and time budget (labels never seen), embeds all 6,000 photos with the fixed
-transform, stores the vectors with their labels in a Qdrant collection (embedded, in memory)
-and scores it with `ingest evaluate`'s own function: each photo queries all the others through
-Qdrant; P@10 is the share of the 10 nearest that carry its label (chance 0.167).
+For each zip (`bigcats.zip` and `cifar10-animals.zip` for the ablation; `dogbreeds.zip`
+reported), in one run:
+- the baselines, computed here on the same photos (bench/baselines.py): raw pixels, centred
+  pixels, an 8x8x8 colour histogram;
+- training variants: the product's recipe for that zip (`ingest.load.training.recipe`, the side
+  chosen from the photos' sizes as `ingest load` chooses it), and variants that change one thing;
+  each trains from scratch with the product's code and time budget (labels never seen), embeds
+  every photo with the product's `Embedder`, and is scored by `ingest evaluate`'s own function
+  through a real embedded store: P@10, mAP@10, and the held-out reconstruction MSE and PSNR;
+- embedding variants of the default model: how its latent becomes the stored vector.
+With --product it also runs the real `ingest load ZIP` then `ingest evaluate` (wall minutes,
+peak memory): the numbers the README quotes. --subset N keeps N photos of each label.
 
-Training variants differ from the default in one setting each; embedding variants reuse the
-default model and change only how a latent becomes the stored vector.
-
-    python bench/quality.py [--variants default,plain_autoencoder,...] [--budget-s 480]
+    python bench/quality.py --zip bigcats --variants default,flatten,... [--budget-s 540]
+    python bench/quality.py --zip bigcats --product
 """
 
 from __future__ import annotations
@@ -17,7 +23,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
+import os
+import random
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from dataclasses import replace
@@ -26,163 +38,256 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from qdrant_client import QdrantClient, models
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
+sys.path.insert(0, str(ROOT / "bench"))
 
-from encoder.embed import latents  # noqa: E402
-from encoder.model import ModelConfig  # noqa: E402
-from encoder.train import TrainConfig, pick_device, split, train  # noqa: E402
-from encoder.transforms import AugmentConfig, TransformSpec, fixed_transform  # noqa: E402
-from ingest.evaluate import evaluate  # noqa: E402
-from ingest.store import CollectionState  # noqa: E402
+from baselines import baseline_features  # noqa: E402
 
-DEFAULT_ZIP = ROOT.parent / "shared" / "datasets" / "cifar10-animals.zip"
+from encoder.embed import Embedder, latents  # noqa: E402
+from encoder.fit import fit  # noqa: E402
+from encoder.transforms import TransformSpec, fixed_transform  # noqa: E402
+from ingest.images import decode  # noqa: E402
+from ingest.load.records import point_id  # noqa: E402
+from ingest.load.training import choose_side, recipe  # noqa: E402
+from ingest.query.evaluate import evaluate  # noqa: E402
+from ingest.store import Point  # noqa: E402
+from ingest.store.collections import CollectionState  # noqa: E402
+from ingest.store.edge import EdgeStore  # noqa: E402
 
-# name -> (what it tests, ModelConfig overrides, TrainConfig overrides, AugmentConfig overrides)
-TRAINING_VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
-    "default": ("the product's default", {}, {}, {}),
-    "plain_autoencoder": ("reconstruction loss only: no contrastive term", {}, {"contrastive_weight": 0.0}, {}),
-    "two_views": ("contrastive on two views, without the small multi-crop views", {}, {}, {"small_views": 0}),
-    "reconstruction_weight_1": ("reconstruction weighted 1 instead of 5", {}, {"recon_weight": 1.0}, {}),
-    "denoising": ("plus denoising: the encoder sees Gaussian noise (std 0.1)", {}, {"noise_std": 0.1}, {}),
-    "avg_pooling": ("average-pooled last map instead of flattened", {"pooling": "avg"}, {}, {}),
-    "wider": ("encoder width 24 instead of 16 (fewer epochs fit)", {"width": 24}, {}, {}),
-    "image_size_64": ("64 px input, photos upscaled (fewer epochs fit)", {"image_size": 64}, {}, {}),
-    "float32": ("training in float32, not bfloat16 (fewer epochs fit)", {}, {"bf16": False}, {}),
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+# name -> (what it tests, ModelConfig overrides, TrainConfig overrides, AugmentConfig overrides,
+#          other recipe changes: {"train_side": px, "embed_side": px})
+VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
+    "default": ("the product's recipe for these photos", {}, {}, {}, {}),
+    "flatten": (
+        "the last map flattened (the 32 px recipe's head) instead of averaged",
+        {"pooling": "flatten"},
+        {},
+        {},
+        {},
+    ),
+    "plain_autoencoder": ("reconstruction loss only, no contrastive term", {}, {"contrastive_weight": 0.0}, {}, {}),
+    "two_views": ("contrastive over two views, without the small multi-crop views", {}, {}, {"small_views": 0}, {}),
+    "recon_weight_1": ("reconstruction weighted 1 instead of 5", {}, {"recon_weight": 1.0}, {}, {}),
+    "batch_256": ("batches of 256 instead of 64 (4x fewer steps)", {}, {"batch_size": 256}, {}, {}),
+    "wider": ("encoder width 24 instead of 16", {"width": 24}, {}, {}, {}),
+    "best_val_epoch": (
+        "stop on the validation loss and keep its best epoch (the old rule)",
+        {},
+        {"patience": 10},
+        {},
+        {},
+    ),
+    "embed_at_train_side": ("embedded at the side it trained at, not larger", {}, {}, {}, {"embed_side": "train"}),
+    "side_32": ("32 px input (the thumbnail recipe)", {}, {}, {}, {"train_side": 32, "embed_side": 32}),
+    "side_128": ("128 px input", {}, {}, {}, {"train_side": 128, "embed_side": 160}),
 }
-# Embedding variants of the default model: how a latent becomes the stored vector.
-EMBEDDING_VARIANTS = (
+EMBEDDINGS = (
     "as stored: mirror-averaged, centred",
     "not mirror-averaged",
     "not centred",
-    "whitened as well (PCA, shrinkage 0.01)",
-    "projection head output",
+    "whitened (PCA, shrinkage 0.01)",
 )
 
 
-def read_zip(path: Path, size: int) -> tuple[torch.Tensor, list[str]]:
-    spec, images, labels = TransformSpec(image_size=size), [], []
+def read_photos(path: Path, per_label: int | None) -> tuple[list[Image.Image], list[str], list[tuple[int, int]]]:
+    """Every photo decoded (JPEG at a reduced scale, as the load's training read does), its
+    label, and its size; --subset keeps `per_label` photos of each label (seeded)."""
     with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            images.append(fixed_transform(Image.open(io.BytesIO(zf.read(info))).convert("RGB"), spec))
-            labels.append(Path(info.filename).parent.name)
-    return torch.stack(images), labels
+        names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        if per_label:
+            by_label: dict[str, list[str]] = {}
+            for name in names:
+                by_label.setdefault(Path(name).parent.name, []).append(name)
+            rng = random.Random(0)
+            names = sorted(n for group in by_label.values() for n in rng.sample(group, min(per_label, len(group))))
+        decoded = [decode(zf.read(name), target_side=256) for name in names]
+    return [d.image for d in decoded], [Path(n).parent.name for n in names], [(d.width, d.height) for d in decoded]
 
 
-def precision_through_qdrant(vectors: np.ndarray, labels: list[str], k: int = 10) -> dict:
-    """The vectors and labels as a Qdrant collection, scored by `ingest evaluate`."""
-    client = QdrantClient(":memory:")
-    client.create_collection(
-        "bench", vectors_config=models.VectorParams(size=vectors.shape[1], distance=models.Distance.COSINE)
-    )
-    for i in range(0, len(vectors), 1000):
-        client.upload_points(
-            "bench",
-            [
-                models.PointStruct(id=j, vector=vectors[j].tolist(), payload={"label": labels[j]})
-                for j in range(i, min(i + 1000, len(vectors)))
-            ],
-        )
-    result = evaluate(client, CollectionState("bench", "bench", None, {}), k, show_progress=False)
+def score(vectors: np.ndarray, labels: list[str], scratch: Path) -> dict:
+    """P@10 and mAP@10 by `ingest evaluate`, through a real embedded store."""
+    folder = Path(tempfile.mkdtemp(dir=scratch))
+    with EdgeStore(folder) as store:
+        store.create_collection("bench", vectors.shape[1], {})
+        for start in range(0, len(vectors), 512):
+            store.upsert(
+                "bench",
+                [
+                    Point(point_id(str(i)), vectors[i], {"label": labels[i]})
+                    for i in range(start, min(len(vectors), start + 512))
+                ],
+            )
+        result = evaluate(store, CollectionState("bench", "bench", None, {}), 10, show_progress=False)
     return {"precision_at_10": round(result["precision_at_k"], 4), "map_at_10": round(result["map_at_k"], 4)}
 
 
-def all_latents(model, images: torch.Tensor, device, flip_average: bool = True) -> np.ndarray:
-    return (
-        torch.cat([latents(model, images[i : i + 512], device, flip_average) for i in range(0, len(images), 512)])
-        .cpu()
-        .numpy()
-    )
+def tensors(images: list[Image.Image], side: int) -> torch.Tensor:
+    spec = TransformSpec(image_size=side)
+    return torch.stack([fixed_transform(image, spec) for image in images])
 
 
-def centred(z: np.ndarray, train_indices: torch.Tensor) -> np.ndarray:
-    """Centred on the training images' mean, as `Embedder.embed` does."""
-    return z - z[train_indices.numpy()].mean(0)
-
-
-def whitened(z: np.ndarray, train_indices: torch.Tensor, shrinkage: float = 1e-2) -> np.ndarray:
-    """PCA-whitened by the training images' statistics, with shrinkage (a share of the largest
-    eigenvalue added to each, so near-empty directions are not blown up). Tried, not kept."""
-    train = z[train_indices.numpy()].astype(np.float64)
-    mean = train.mean(0)
-    eigenvalues, eigenvectors = np.linalg.eigh(np.cov((train - mean).T))
-    eigenvalues = eigenvalues.clip(min=0)
-    return (z - mean) @ (eigenvectors / np.sqrt(eigenvalues + shrinkage * eigenvalues.max()))
-
-
-def run_variant(name: str, zip_path: Path, images_by_size: dict, labels: list[str], budget_s: float, device) -> dict:
-    what, model_over, train_over, augment_over = TRAINING_VARIANTS[name]
-    model_cfg = ModelConfig(**model_over)
-    cfg = replace(TrainConfig(time_budget_s=budget_s, augment=AugmentConfig(**augment_over)), **train_over)
-    if model_cfg.image_size not in images_by_size:
-        images_by_size[model_cfg.image_size] = read_zip(zip_path, model_cfg.image_size)[0]
-    images = images_by_size[model_cfg.image_size]
-    curve: list[dict] = []
-    split_indices = split(len(images), cfg)  # the same split train() makes
-
-    def every_fifth_epoch(record: dict, model) -> None:
-        if name == "default" and record["epoch"] % 5 == 0:
-            model.eval()
-            z = all_latents(model, images, device)
-            curve.append({"epoch": record["epoch"], **precision_through_qdrant(centred(z, split_indices[0]), labels)})
-            model.train()
-
+def run_variant(name: str, images, labels, sizes, budget_s: float, scratch: Path) -> dict:
+    what, model_over, train_over, augment_over, other = VARIANTS[name]
+    side = choose_side([min(s) for s in sizes]).side
+    model_cfg, train_cfg, embed_side = recipe(side)
+    if "train_side" in other:
+        side = other["train_side"]
+        model_cfg, train_cfg, embed_side = recipe(side)
+        embed_side = other["embed_side"]
+    if other.get("embed_side") == "train":
+        embed_side = model_cfg.image_size
+    model_cfg = replace(model_cfg, **model_over)
+    augment = replace(train_cfg.augment, **augment_over) if augment_over else train_cfg.augment
+    train_cfg = replace(train_cfg, time_budget_s=budget_s, augment=augment, **train_over)
+    data = tensors(images, embed_side)
     started = time.perf_counter()
-    result = train(images, model_cfg, cfg, device=device, on_epoch=every_fifth_epoch)
-    model = result.model.to(device)
-    z = all_latents(model, images, device)
+    path = fit(data, scratch / "models", model_cfg, train_cfg, {"source": "bench"})
+    embedder = Embedder.from_file(path)
+    vectors = np.concatenate([embedder.embed(data[i : i + 256])[0] for i in range(0, len(data), 256)])
+    summary = embedder.checkpoint.summary
+    mse = summary["held_out_recon_mse"]
     out = {
         "what": what,
-        "epochs": len(result.history),
-        "seconds_per_epoch": round(result.seconds / len(result.history), 1),
-        "val_recon_mse": round(result.history[result.best_epoch - 1]["val_recon"], 4),
-        **precision_through_qdrant(centred(z, result.train_indices), labels),
+        "train_side": model_cfg.image_size,
+        "embed_side": embed_side,
+        "epochs": summary["epochs_run"],
+        "seconds_per_epoch": round(summary["seconds_per_epoch"], 1),
+        **score(vectors, labels, scratch),
+        "held_out_recon_mse": round(mse, 4),
+        "held_out_recon_psnr_db": round(10 * math.log10(1 / mse), 2),
         "train_seconds": round(time.perf_counter() - started),
     }
     if name == "default":
-        out["curve"] = curve
-        plain = all_latents(model, images, device, flip_average=False)
-        with torch.inference_mode():
-            projected = model.projection(torch.from_numpy(z).to(device)).cpu().numpy()
-        out["embeddings"] = {
-            EMBEDDING_VARIANTS[0]: {k: out[k] for k in ("precision_at_10", "map_at_10")},
-            EMBEDDING_VARIANTS[1]: precision_through_qdrant(centred(plain, result.train_indices), labels),
-            EMBEDDING_VARIANTS[2]: precision_through_qdrant(z, labels),
-            EMBEDDING_VARIANTS[3]: precision_through_qdrant(whitened(z, result.train_indices), labels),
-            EMBEDDING_VARIANTS[4]: precision_through_qdrant(projected - projected.mean(0), labels),
-        }
-    print(json.dumps({name: out}), file=sys.stderr, flush=True)  # progress, one line per variant
+        out["embeddings"] = embedding_variants(embedder, data, labels, out, scratch)
+        out["reconstructions"] = str(path.parent / "reconstructions.png")
+    print(json.dumps({name: out}), file=sys.stderr, flush=True)
     return out
 
 
-def raw_pixels(images: torch.Tensor, labels: list[str]) -> dict:
-    flat = images.reshape(len(images), -1).float().numpy()
+def embedding_variants(embedder: Embedder, data: torch.Tensor, labels: list[str], stored: dict, scratch: Path) -> dict:
+    model, device = embedder.model, embedder.device
+    mirrored = torch.cat([latents(model, data[i : i + 256], device, True) for i in range(0, len(data), 256)]).numpy()
+    plain = torch.cat([latents(model, data[i : i + 256], device, False) for i in range(0, len(data), 256)]).numpy()
+    mean = embedder.mean.cpu().numpy()
+    centred = mirrored - mean
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(centred.T.astype(np.float64)))
+    whitened = centred @ (eigenvectors / np.sqrt(eigenvalues.clip(min=0) + 0.01 * eigenvalues.max()))
     return {
-        "what": "raw pixels (3,072 values), mean-centred: no model",
-        **precision_through_qdrant(flat - flat.mean(0), labels),
+        EMBEDDINGS[0]: {k: stored[k] for k in ("precision_at_10", "map_at_10")},
+        EMBEDDINGS[1]: score(plain - mean, labels, scratch),
+        EMBEDDINGS[2]: score(mirrored, labels, scratch),
+        EMBEDDINGS[3]: score(whitened.astype(np.float32), labels, scratch),
     }
+
+
+def product(zip_path: Path, scratch: Path) -> dict:
+    """The real `ingest load ZIP` (training included), then `ingest evaluate`."""
+    home = scratch / "product-home"
+    env = {**os.environ, "CBIR_HOME": str(home)}
+    env.pop("QDRANT_URL", None)
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "load", str(zip_path), "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = child.communicate()
+    wall = time.perf_counter() - started
+    if child.returncode:
+        raise SystemExit(f"ingest load failed: {err[-2000:]}")
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    loaded = json.loads(out)
+    evaluated = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "ingest.cli", "evaluate", "--json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    info = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "ingest.cli", "info", "--json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    return {
+        "load_minutes": round(wall / 60, 2),
+        "train_seconds": round(loaded["train_seconds"]),
+        "peak_rss_mb": round(rss),
+        "points": info["points"],
+        "input_side": info["model"]["trained_on"]["input_side"],
+        "epochs": info["model"]["epochs_run"],
+        "precision_at_10": round(evaluated["precision_at_k"], 4),
+        "map_at_10": round(evaluated["map_at_k"], 4),
+        "chance_precision_at_10": round(evaluated["chance_precision_at_k"], 4),
+        "held_out_recon_mse": round(info["model"]["held_out_recon_mse"], 4),
+        "reconstructions": info["pictures"]["reconstructions"],
+        "model_id": info["model_id"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets, by name, or a path")
+    parser.add_argument("--variants", default="", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--budget-s", type=float, default=540.0)
+    parser.add_argument("--subset", type=int, default=None, help="keep this many photos of each label")
+    parser.add_argument("--product", action="store_true", help="also the real ingest load + ingest evaluate")
+    parser.add_argument("--keep", type=Path, default=None, help="keep models and stores here")
+    args = parser.parse_args()
+    zip_path = Path(args.zip) if args.zip.endswith(".zip") else DATASETS / f"{args.zip}.zip"
+    scratch = args.keep or Path(tempfile.mkdtemp(prefix="cbir-quality-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    images, labels, sizes = read_photos(zip_path, args.subset)
+    report: dict = {
+        "zip": zip_path.name,
+        "photos": len(images),
+        "labels": len(set(labels)),
+        "subset_per_label": args.subset,
+        "budget_s": args.budget_s,
+        "input_side": choose_side([min(s) for s in sizes]).reason,
+        "device": str(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "torch_threads": torch.get_num_threads(),
+    }
+    report["baselines"] = {
+        name: score(features, labels, scratch) for name, features in baseline_features(images).items()
+    }
+    print(json.dumps({"baselines": report["baselines"]}), file=sys.stderr, flush=True)
+    report["variants"] = {
+        name: run_variant(name, images, labels, sizes, args.budget_s, scratch)
+        for name in filter(None, args.variants.split(","))
+    }
+    if args.product:
+        report["product"] = product(
+            zip_path if not args.subset else subset_zip(zip_path, images, labels, scratch), scratch
+        )
+    print(json.dumps(report, indent=2))
+
+
+def subset_zip(zip_path: Path, images: list[Image.Image], labels: list[str], scratch: Path) -> Path:
+    """The subset as a zip of its own, for the real `ingest load`."""
+    path = scratch / f"{zip_path.stem}-subset.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, (image, label) in enumerate(zip(images, labels)):
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=92)
+            zf.writestr(f"{zip_path.stem}/{label}/{i:05d}.jpg", buffer.getvalue())
+    return path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
-    parser.add_argument("--variants", default=",".join(TRAINING_VARIANTS))
-    parser.add_argument("--budget-s", type=float, default=TrainConfig().time_budget_s)
-    args = parser.parse_args()
-    device = pick_device()
-    images, labels = read_zip(args.zip, ModelConfig().image_size)
-    images_by_size = {ModelConfig().image_size: images}
-    results = {
-        "zip": str(args.zip),
-        "images": len(labels),
-        "device": device.type,
-        "budget_s": args.budget_s,
-        "raw_pixels": raw_pixels(images, labels),
-    }
-    for name in args.variants.split(","):
-        results[name] = run_variant(name, args.zip, images_by_size, labels, args.budget_s, device)
-    print(json.dumps(results, indent=2))
+    main()

@@ -35,6 +35,14 @@ def latents(model: Autoencoder, batch: torch.Tensor, device: torch.device, flip_
         return (mirror_averaged(model, x, z) if flip_average else z).float()
 
 
+def at_side(x: torch.Tensor, side: int) -> torch.Tensor:
+    """x resized to side x side: the decoder draws at the side the model was trained at, which
+    can be smaller than the side photos are embedded at (see `fit`)."""
+    if x.shape[-1] == side:
+        return x
+    return F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+
+
 class Embedder:
     def __init__(self, checkpoint: ckpt.Checkpoint, device: torch.device | None = None) -> None:
         self.checkpoint = checkpoint
@@ -72,7 +80,7 @@ class Embedder:
             if self.checkpoint.embedding_flip_average:
                 z = mirror_averaged(self.model, x, z)
         vectors = F.normalize(z.float() - self.mean, dim=1)
-        errors = ((recon.float() - x) ** 2).mean(dim=(1, 2, 3))
+        errors = ((recon.float() - at_side(x, recon.shape[-1])) ** 2).mean(dim=(1, 2, 3))
         return vectors.cpu().numpy(), errors.cpu().numpy()
 
     @torch.inference_mode()

@@ -31,7 +31,10 @@ def fit(
     flip_average: bool = True,
     resumable: Resumable | None = None,
 ) -> Path:
-    """images: uint8 [N, 3, S, S] through the fixed transform. Returns the checkpoint's path.
+    """images: uint8 [N, 3, E, E] through the fixed transform, at the side E photos will be
+    embedded at; training crops its views from them at the model's side (model_cfg.image_size,
+    at most E). Embedding at a larger side than training sees pays: random crops show animals
+    larger than a centre crop does (FixRes; docs/measurements.md). Returns the checkpoint's path.
     With `resumable`, an interrupted training resumes; its state is removed once the model is saved."""
     device = pick_device()
     result = train(images, model_cfg, train_cfg, device=device, progress=progress or quiet, resumable=resumable)
@@ -42,7 +45,7 @@ def fit(
     checkpoint = ckpt.Checkpoint(
         model_id=ckpt.compute_model_id(model_cfg.to_dict(), state),
         model_config=model_cfg,
-        transform=TransformSpec(image_size=model_cfg.image_size),
+        transform=TransformSpec(image_size=images.shape[-1]),
         state_dict=state,
         embedding_mean=train_latents.mean(0).cpu(),
         embedding_flip_average=flip_average,

@@ -26,8 +26,10 @@ def nt_xent(*views: torch.Tensor, temperature: float) -> torch.Tensor:
 
 def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, cfg) -> tuple[torch.Tensor, ...]:
     """(total, reconstruction, contrastive) for a batch x in [0, 1]; cfg is a TrainConfig.
-    Two full-size views and `small_views` small ones; the first view is also reconstructed."""
-    v1, v2 = augment(x), augment(x)
+    Two views at the model's side and `small_views` small ones; the first view is also
+    reconstructed. x may be larger than the model's side: a crop of it keeps more detail."""
+    side = model.cfg.image_size
+    v1, v2 = augment(x, side), augment(x, side)
     seen = v1 + cfg.noise_std * torch.randn_like(v1) if cfg.noise_std > 0 else v1
     z1, recon = model(seen)
     latents = [z1, model.encoder(v2)] + [model.encoder(augment.small(x)) for _ in range(cfg.augment.small_views)]

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 @dataclass(frozen=True)
 class ModelConfig:
-    image_size: int = 32  # square input side, a power of two >= 8
+    image_size: int = 32  # the square side it trains at: bottleneck_side times a power of two
     width: int = 16  # channels of the first stage; each downsampling stage doubles them
     latent_dim: int = 256  # the embedding stored in Qdrant
     projection_dim: int = 128  # the contrastive head's output, used only in training
@@ -24,7 +24,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         stages = math.log2(self.image_size / self.bottleneck_side)
         if self.image_size < 8 or stages != int(stages):
-            raise ValueError(f"image_size must be a power of two >= 8 (got {self.image_size})")
+            raise ValueError(
+                f"image_size must be bottleneck_side ({self.bottleneck_side}) times a power of two "
+                f"(got {self.image_size})"
+            )
         if self.pooling not in ("flatten", "avg"):
             raise ValueError(f"pooling must be 'flatten' or 'avg' (got {self.pooling!r})")
 

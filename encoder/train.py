@@ -69,7 +69,11 @@ class TrainConfig:
     noise_std: float = 0.0  # > 0: denoising, the encoder sees a noisy view, the loss the clean one
     bf16: bool = True  # mixed precision in training, on a GPU or a CPU with native bfloat16
     val_fraction: float = 0.1
-    patience: int | None = 10  # epochs without a better validation loss before stopping; None: never
+    # Epochs without a better validation loss before stopping and going back to the best epoch.
+    # None: train to the end of the schedule and keep the last weights, which retrieve better
+    # than the best validation loss's (docs/measurements.md: the contrastive validation loss is
+    # noisy, and the learning rate has decayed to zero by the last epoch).
+    patience: int | None = None
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -205,7 +209,7 @@ def train(
     history: list[dict] = []
     epoch_seconds: list[float] = []
     stopper = EarlyStopping(cfg.patience)
-    best_state = copy.deepcopy(run.model.state_dict())
+    best_state = copy.deepcopy(run.model.state_dict()) if cfg.patience is not None else None
     planned = cfg.epochs if cfg.time_budget_s is None else None  # known after the first epoch
     key = training_state.state_key(resumable.data_fingerprint, model_cfg.to_dict(), cfg.to_dict()) if resumable else ""
     saved = training_state.load(resumable.path, key) if resumable else None
@@ -263,13 +267,16 @@ def train(
         history.append(record)
         if on_epoch:
             on_epoch(record, run.model)
-        if stopper.update(epoch, val[0] if val else losses[0]):
+        if cfg.patience is None:
+            stopper.best_epoch = epoch  # the last epoch is the one kept
+        elif stopper.update(epoch, val[0] if val else losses[0]):
             best_state = copy.deepcopy(run.model.state_dict())
         elif stopper.should_stop(epoch):
             stopped_early = True
             break
         save()
-    run.model.load_state_dict(best_state)
+    if cfg.patience is not None:
+        run.model.load_state_dict(best_state)
     return TrainResult(
         model=run.model.eval().cpu(),
         history=history,

@@ -100,6 +100,13 @@ def test_training_keeps_the_best_epoch_and_records_every_epoch():
     assert all(h["train_loss"] > 0 and h["seconds"] > 0 for h in result.history)
 
 
+def test_by_default_training_runs_its_whole_schedule_and_keeps_the_last_epoch():
+    model_cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
+    result = train(tiny_images(), model_cfg, TrainConfig(epochs=3, time_budget_s=None, batch_size=16))
+    assert not result.stopped_early and result.best_epoch == 3 == len(result.history)
+    assert result.history[-1]["lr"] < result.history[0]["lr"]  # annealed to (almost) nothing
+
+
 def test_a_checkpoint_rebuilds_the_model_alone_and_refuses_tampering(tmp_path):
     images = tiny_images()
     cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)

@@ -8,7 +8,7 @@ import json
 
 from PIL import Image
 
-from ingest.load.training import PHOTO_SIDE, SIDES, choose_side
+from ingest.load.training import PHOTO_SIDE, SIDES, choose_side, recipe
 
 from conftest import run_cli
 from images_for_tests import photo, write_zip
@@ -17,7 +17,7 @@ from images_for_tests import photo, write_zip
 def test_thumbnails_keep_their_size():
     choice = choose_side([32] * 6000)
     assert choice.side == 32
-    assert choice.reason == "32 px: the median photo's shorter side is 32 px; the photos' own size"
+    assert choice.reason == "32 px crops: the median photo's shorter side is 32 px; the photos' own size"
 
 
 def test_photos_get_the_photo_side():
@@ -30,7 +30,7 @@ def test_photos_get_the_photo_side():
 def test_a_mixed_collection_follows_its_median_photo():
     assert choose_side([32] * 60 + [400] * 40).side == 32  # mostly thumbnails
     assert choose_side([32] * 40 + [400] * 60).side == PHOTO_SIDE  # mostly photos
-    between = choose_side([50] * 100)  # too small for the next side up: not enlarged
+    between = choose_side([40] * 100)  # too small for the next side up: not enlarged
     assert between.side == 32 and f"a larger side ({SIDES[1]} px) would enlarge most of them" in between.reason
 
 
@@ -51,11 +51,12 @@ def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     result = run_cli(home, "load", str(archive), "--epochs", "1")
     assert result.returncode == 0, result.stderr
     said = [line for line in result.stderr.splitlines() if line.startswith("input side")]
+    embed_side = recipe(PHOTO_SIDE)[2]
     assert said == [
-        f"input side {PHOTO_SIDE} px: the median photo's shorter side is 200 px; "
+        f"input side {embed_side} px, trained on {PHOTO_SIDE} px crops: the median photo's shorter side is 200 px; "
         f"{PHOTO_SIDE} px keeps an animal recognisable and is the largest side the time budget trains well"
     ]
     facts = json.loads(run_cli(home, "info", "--json").stdout)
-    assert facts["model"]["image_size"] == PHOTO_SIDE
+    assert facts["model"]["image_size"] == PHOTO_SIDE and facts["model"]["embed_side"] == embed_side
     assert facts["model"]["trained_on"]["input_side"] == said[0].removeprefix("input side ")
     assert Image.open(facts["pictures"]["reconstructions"]).size[1] > 0

@@ -10,6 +10,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ingest.query.report import sides
+
 
 def show(facts: dict) -> None:
     model = facts.get("model")
@@ -46,7 +48,7 @@ def _training(model: dict, pictures: dict) -> None:
     data = model.get("trained_on") or {}
     st.subheader("Training")
     st.caption(
-        f"{model['image_size']}×{model['image_size']} px in, {model['latent_dim']}-d embedding out · trained on "
+        f"{sides(model)}, {model['latent_dim']}-d embedding out · trained on "
         f"{data.get('trained_on', '?'):,} images of {data.get('source', '?')} in {model['seconds']:.0f} s "
         f"({model['device']})"
         + (f" · best validation loss {model['best_val_loss']:.4f}" if model.get("best_val_loss") is not None else "")

@@ -30,7 +30,8 @@ def collection_info(store: Store, settings: Settings, collection: str) -> dict:
         return facts
     facts["model"] = {
         "checkpoint": str(folder / CHECKPOINT_NAME),
-        "image_size": checkpoint.model_config.image_size,
+        "image_size": checkpoint.model_config.image_size,  # the side training's views have
+        "embed_side": checkpoint.transform.image_size,  # the side photos are embedded at
         "latent_dim": checkpoint.model_config.latent_dim,
         "trained_on": checkpoint.data,
         **checkpoint.summary,
@@ -43,6 +44,13 @@ def collection_info(store: Store, settings: Settings, collection: str) -> dict:
     return facts
 
 
+def sides(model: dict) -> str:
+    """'32x32 px in', or '80x80 px in (trained on 64x64 crops)' for a model that embeds at a
+    larger side than it trained at."""
+    embed, train = model.get("embed_side") or model["image_size"], model["image_size"]
+    return f"{embed}x{embed} px in" + (f" (trained on {train}x{train} crops)" if embed != train else "")
+
+
 def format_info(facts: dict) -> str:
     lines = [
         f"collection   {facts['collection']} -> {facts['physical_collection']} ({facts['store']})",
@@ -53,7 +61,7 @@ def format_info(facts: dict) -> str:
     if model:
         data = model["trained_on"]
         lines.append(
-            f"model        {facts['model_id']}: {model['image_size']}x{model['image_size']} px in, "
+            f"model        {facts['model_id']}: {sides(model)}, "
             f"{model['latent_dim']}-d out; {model['epochs_run']} epochs on {data.get('trained_on', '?'):,} images "
             f"of {data.get('source', '?')} in {model['seconds']:.0f}s ({model['device']}), "
             f"best epoch {model['best_epoch']}"
