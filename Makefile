@@ -41,10 +41,12 @@ test: install chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The runs behind docs/measurements.md (about an hour on 2 cores); each prints JSON.
 bench: install
-	$(BIN)/python bench/load_speed.py
+	for zip in bigcats dogbreeds cifar10-animals; do $(BIN)/python bench/quality.py --zip $$zip --product; done
+	$(BIN)/python bench/quality.py --zip bigcats --subset 100 --product
+	$(BIN)/python bench/scale.py --points 100000 --load-photos 50000
 	$(BIN)/python bench/query.py
-	$(BIN)/python bench/quality.py
 
 clean:
 	rm -rf cbir-data test-artifacts

@@ -2,7 +2,7 @@
 to unpickle (it loads with `weights_only=True`).
 
 Contents: format tag, model id, the model config, the fixed transform's parameters, the
-training config, weights, the embedding statistics (mirror averaging, mean), the training
+training config, weights, the embedding statistics (mirror averaging, mean, whitening), the training
 history and summary, what data it was trained on, and library versions.
 """
 
@@ -48,6 +48,10 @@ class Checkpoint:
     history: list[dict]
     summary: dict
     data: dict
+    # [D, D], applied to the centred latent: PCA whitening estimated on the training images, so
+    # that no few directions (colour, brightness) dominate the cosine. None in checkpoints made
+    # before it, and then the latent is only centred.
+    embedding_whitening: torch.Tensor | None = None
 
     def build_model(self) -> Autoencoder:
         model = Autoencoder(self.model_config)
@@ -64,6 +68,7 @@ class Checkpoint:
             "state_dict": self.state_dict,
             "embedding_mean": self.embedding_mean,
             "embedding_flip_average": self.embedding_flip_average,
+            "embedding_whitening": self.embedding_whitening,
             "history": self.history,
             "summary": self.summary,
             "data": self.data,
@@ -109,4 +114,5 @@ def load(path: Path) -> Checkpoint:
         history=raw["history"],
         summary=raw["summary"],
         data=raw["data"],
+        embedding_whitening=raw.get("embedding_whitening"),
     )

@@ -43,12 +43,33 @@ def at_side(x: torch.Tensor, side: int) -> torch.Tensor:
     return F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
 
 
+def whitening_matrix(centred: torch.Tensor, shrinkage: float = 1e-3) -> torch.Tensor:
+    """[D, D] PCA whitening of centred latents [N, D]: each principal direction scaled to unit
+    variance, the eigenvalues shrunk towards the largest so that directions with almost no
+    variance (or none, with fewer images than dimensions) are not blown up."""
+    cov = torch.cov(centred.double().T)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+    scale = torch.sqrt(eigenvalues.clamp(min=0) + shrinkage * eigenvalues.max())
+    return (eigenvectors / scale).float()
+
+
+# Photos per embedding batch at 80 px; larger sides take fewer, so memory stays bounded.
+BATCH_AT_80 = 256
+
+
+def batch_size_for(side: int) -> int:
+    """Photos per embedding batch at this side: about the memory of 256 photos at 80 px."""
+    return min(BATCH_AT_80, max(16, BATCH_AT_80 * 80**2 // side**2))
+
+
 class Embedder:
     def __init__(self, checkpoint: ckpt.Checkpoint, device: torch.device | None = None) -> None:
         self.checkpoint = checkpoint
         self.device = device or pick_device()
         self.model = checkpoint.build_model().to(self.device).to(memory_format=torch.channels_last)
         self.mean = checkpoint.embedding_mean.to(self.device)
+        whitening = checkpoint.embedding_whitening
+        self.whitening = whitening.to(self.device) if whitening is not None else None
         self.bf16 = bf16_is_fast(self.device)
 
     @classmethod
@@ -63,6 +84,10 @@ class Embedder:
     def dim(self) -> int:
         return self.checkpoint.model_config.latent_dim
 
+    @property
+    def batch_size(self) -> int:
+        return batch_size_for(self.checkpoint.transform.image_size)
+
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         return fixed_transform(image, self.checkpoint.transform)
 
@@ -73,13 +98,18 @@ class Embedder:
         A latent (averaged with its mirror image's, when the checkpoint says so) is centred on
         the training images' mean before it is normalised: raw latents share a large common
         component, and cosine between centred vectors ranks by what differs between photos.
+        Whitening, when the checkpoint has it, then gives every direction of variation an equal
+        say (docs/measurements.md).
         """
         x = to_float(batch.to(self.device))
         with autocast(self.device, self.bf16):
             z, recon = self.model(x)
             if self.checkpoint.embedding_flip_average:
                 z = mirror_averaged(self.model, x, z)
-        vectors = F.normalize(z.float() - self.mean, dim=1)
+        z = z.float() - self.mean
+        if self.whitening is not None:
+            z = z @ self.whitening
+        vectors = F.normalize(z, dim=1)
         errors = ((recon.float() - at_side(x, recon.shape[-1])) ** 2).mean(dim=(1, 2, 3))
         return vectors.cpu().numpy(), errors.cpu().numpy()
 

@@ -10,7 +10,7 @@ import torch
 from encoder import checkpoint as ckpt
 from encoder import training_state
 from encoder.device import pick_device
-from encoder.embed import Embedder, latents
+from encoder.embed import Embedder, batch_size_for, latents, whitening_matrix
 from encoder.model import ModelConfig
 from encoder.plots import save_reconstructions, save_training_plot
 from encoder.train import ProgressFactory, Resumable, TrainConfig, quiet, train
@@ -29,6 +29,7 @@ def fit(
     data_info: dict,
     progress: ProgressFactory | None = None,
     flip_average: bool = True,
+    whiten: bool = True,
     resumable: Resumable | None = None,
 ) -> Path:
     """images: uint8 [N, 3, E, E] through the fixed transform, at the side E photos will be
@@ -40,6 +41,8 @@ def fit(
     result = train(images, model_cfg, train_cfg, device=device, progress=progress or quiet, resumable=resumable)
     model = result.model.to(device)
     train_latents = torch.cat([latents(model, b, device, flip_average) for b in _batches(images[result.train_indices])])
+    mean = train_latents.mean(0)
+    whitening = whitening_matrix(train_latents - mean).cpu() if whiten else None
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     history = result.history
     checkpoint = ckpt.Checkpoint(
@@ -47,7 +50,8 @@ def fit(
         model_config=model_cfg,
         transform=TransformSpec(image_size=images.shape[-1]),
         state_dict=state,
-        embedding_mean=train_latents.mean(0).cpu(),
+        embedding_mean=mean.cpu(),
+        embedding_whitening=whitening,
         embedding_flip_average=flip_average,
         train_config=train_cfg.to_dict(),
         history=history,
@@ -81,5 +85,6 @@ def fit(
     return folder / CHECKPOINT_NAME
 
 
-def _batches(images: torch.Tensor, size: int = 512):
+def _batches(images: torch.Tensor):
+    size = batch_size_for(images.shape[-1])
     return (images[i : i + size] for i in range(0, len(images), size))

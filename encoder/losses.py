@@ -29,6 +29,9 @@ def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, 
     Two views at the model's side and `small_views` small ones; the first view is also
     reconstructed. x may be larger than the model's side: a crop of it keeps more detail."""
     side = model.cfg.image_size
+    source = cfg.view_source_side
+    if source and x.shape[-1] > source:
+        x = F.interpolate(x, size=(source, source), mode="bilinear", antialias=True, align_corners=False)
     v1, v2 = augment(x, side), augment(x, side)
     seen = v1 + cfg.noise_std * torch.randn_like(v1) if cfg.noise_std > 0 else v1
     z1, recon = model(seen)

@@ -67,6 +67,10 @@ class TrainConfig:
     recon_weight: float = 5.0  # recognisable reconstructions at no measured cost to retrieval
     contrastive_weight: float = 1.0
     noise_std: float = 0.0  # > 0: denoising, the encoder sees a noisy view, the loss the clean one
+    # The side views are cropped from. Images kept larger (to be embedded at a larger side than
+    # training's) are first shrunk to it, so training sees the same detail whatever side they
+    # are kept at. None: the images' own side.
+    view_source_side: int | None = None
     bf16: bool = True  # mixed precision in training, on a GPU or a CPU with native bfloat16
     val_fraction: float = 0.1
     # Epochs without a better validation loss before stopping and going back to the best epoch.

@@ -11,7 +11,7 @@ import torch
 
 from encoder import checkpoint as ckpt
 from encoder import training_state
-from encoder.embed import Embedder
+from encoder.embed import Embedder, batch_size_for, latents, whitening_matrix
 from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT, fit
 from encoder.losses import nt_xent
 from encoder.model import ModelConfig
@@ -136,6 +136,37 @@ def test_a_checkpoint_rebuilds_the_model_alone_and_refuses_tampering(tmp_path):
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ckpt.CheckpointError):
         ckpt.load(tmp_path / "garbage.pt")
+
+
+def test_whitening_gives_unit_variance_in_every_direction_and_the_stored_vector_uses_it(tmp_path):
+    rng = np.random.default_rng(0)
+    mixing = rng.normal(size=(6, 6)) * np.array([10, 5, 1, 1, 0.1, 0.1])  # correlated, very unequal
+    data = rng.normal(size=(500, 6)) @ mixing
+    centred = torch.from_numpy(data - data.mean(0)).float()
+    white = (centred @ whitening_matrix(centred, shrinkage=0.0)).numpy()
+    assert np.allclose(np.cov(white.T), np.eye(6), atol=1e-3)  # numpy's covariance, not torch's
+
+    images = tiny_images()
+    path = fit(
+        images,
+        tmp_path,
+        ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
+        TrainConfig(epochs=1, batch_size=16),
+        {"source": "test"},
+    )
+    embedder = Embedder.from_file(path)
+    assert embedder.checkpoint.embedding_whitening.shape == (16, 16)
+    embedder.bf16 = False
+    z = latents(embedder.model, images, embedder.device, flip_average=True) - embedder.mean
+    expected = (z @ embedder.checkpoint.embedding_whitening).numpy()
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.allclose(embedder.embed(images)[0], expected, atol=1e-5)
+
+
+def test_embedding_batches_shrink_with_the_side_so_memory_stays_bounded():
+    assert batch_size_for(40) == batch_size_for(80) == 256
+    assert batch_size_for(112) * 112**2 <= 256 * 80**2 and batch_size_for(112) >= 128
+    assert batch_size_for(1000) == 16
 
 
 def test_bfloat16_embeddings_match_float32_and_repeat_exactly(tmp_path):

@@ -37,9 +37,12 @@ def planted_home(loaded_home, tmp_path_factory, mini_images) -> Path:
     home = folder / "cbir-data"
     shutil.copytree(loaded_home, home, ignore=shutil.ignore_patterns(".lock"))
     rng = np.random.default_rng(0)
-    # Each channel of each pixel black or white at random: an autoencoder cannot predict
+    # Each channel of each 2x2 block black or white at random: an autoencoder cannot predict
     # independent bits, and its best guess (mid-grey everywhere) still has an MSE of 0.25.
-    noise = Image.fromarray((rng.integers(0, 2, (32, 32, 3)) * 255).astype(np.uint8))
+    # Blocks, not single pixels: thumbnails are embedded at 40 px and compared with the decoder's
+    # 32 px, and that resampling would smooth single-pixel noise towards grey.
+    bits = rng.integers(0, 2, (16, 16, 3)).repeat(2, axis=0).repeat(2, axis=1)
+    noise = Image.fromarray((bits * 255).astype(np.uint8))
     planted = {
         NOISE: encoded(noise, "PNG"),
         EXACT_COPY: mini_images[EXACT_ORIGINAL],

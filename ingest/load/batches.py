@@ -16,8 +16,6 @@ from ingest.progress import progress
 from ingest.store import Store
 from ingest.store.media import MediaStore
 
-BATCH = 256
-
 
 def embed_into(
     records: Iterable[ImageRecord], embedder: Embedder, writer: StoreWriter, media: MediaStore | None = None
@@ -28,7 +26,7 @@ def embed_into(
         if media is not None and record.data is not None:
             media.put(record.sha256, record.data, record.image)
         batch.append(record)
-        if len(batch) == BATCH:
+        if len(batch) == embedder.batch_size:
             count += _flush(batch, embedder, writer)
             batch = []
     if batch:

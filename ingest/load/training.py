@@ -26,6 +26,9 @@ from ingest.load.records import read_records
 from ingest.progress import progress
 
 MAX_TRAIN_IMAGES = 50_000
+# The training sample is kept in memory as uint8 at the embedding side: at most this many bytes
+# (28,000 photos at 112 px; the time budget trains on fewer than that on 2 cores anyway).
+MAX_TRAIN_BYTES = 1 << 30
 # The sides a model can train at, and the largest one the time budget trains well on 2 CPU cores
 # (docs/measurements.md, "The input side"). Thumbnails keep their own size. Photos are embedded
 # at a larger side than training's crops (`recipe`).
@@ -82,17 +85,18 @@ class TrainedModel:
 def training_images(
     source: Source, spec: TransformSpec, on_skip: Callable[[Skipped], None], show_progress: bool
 ) -> tuple[torch.Tensor, dict]:
-    """A uniform sample (reservoir) of at most MAX_TRAIN_IMAGES, through the fixed transform,
-    and what the checkpoint records about the data."""
+    """A uniform sample (reservoir) of at most MAX_TRAIN_IMAGES (and MAX_TRAIN_BYTES), through
+    the fixed transform, and what the checkpoint records about the data."""
+    most = min(MAX_TRAIN_IMAGES, MAX_TRAIN_BYTES // (3 * spec.image_size**2))
     rng = random.Random(0)
     sample: list[torch.Tensor] = []
     digests: list[str] = []
     for seen, record in enumerate(read_records(source, on_skip, show_progress, decode_side=spec.image_size)):
         digests.append(record.sha256)
         tensor = fixed_transform(record.image, spec)
-        if len(sample) < MAX_TRAIN_IMAGES:
+        if len(sample) < most:
             sample.append(tensor)
-        elif (j := rng.randrange(seen + 1)) < MAX_TRAIN_IMAGES:
+        elif (j := rng.randrange(seen + 1)) < most:
             sample[j] = tensor
     fingerprint = hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()[:16]
     info = {"source": source.name, "images": len(digests), "trained_on": len(sample), "fingerprint": fingerprint}
@@ -154,12 +158,13 @@ def recipe(side: int) -> tuple[ModelConfig, TrainConfig, int]:
     Measured on real photos and on thumbnails (docs/measurements.md):
     - photos get a global average of the last map, not its layout: the animal can be anywhere in
       a photo, and averaging finds it wherever it is; thumbnails, all animal, keep the layout;
-    - photos train on 48 px crops: as good per epoch as 64 px, and more epochs fit the budget;
+    - photos train on 48 px crops of the photo at 80 px: as good per epoch as 64 px crops, and
+      more epochs fit the budget;
     - batches of 64 for photos: a photo collection is often a few thousand photos, and a step per
       64 of them gives the optimiser four times the steps of 256 in the same time;
-    - photos are embedded at 5/3 of training's side, thumbnails at 5/4: training's random crops
+    - photos are embedded at 7/3 of training's side, thumbnails at 5/4: training's random crops
       show an animal larger than a centre crop does, and a larger side makes up for it (FixRes)."""
     if side <= 32:
         return ModelConfig(image_size=side), TrainConfig(), side * 5 // 4
     photos = ModelConfig(image_size=side, pooling="avg", bottleneck_side=side // 16)
-    return photos, TrainConfig(batch_size=64), side * 5 // 3
+    return photos, TrainConfig(batch_size=64, view_source_side=side * 5 // 3), side * 7 // 3
