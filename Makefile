@@ -39,7 +39,7 @@ chromium:
 test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # The runs behind docs/measurements.md (about an hour on 2 cores); each prints JSON.
 bench: install

@@ -105,7 +105,9 @@ def test_search_and_info_errors(loaded_home, tmp_path):
     assert_one_line_error(
         run_cli(loaded_home, "info", "--collection", "zebras"), "no collection 'zebras'", "ingest load"
     )
-    assert_one_line_error(run_cli(loaded_home, "load", "x.zip", "--image-size", "30"), "must be one of 32, 48, 64, 96, 128")
+    assert_one_line_error(
+        run_cli(loaded_home, "load", "x.zip", "--image-size", "30"), "must be one of 32, 48, 64, 96, 128"
+    )
 
 
 def test_a_missing_checkpoint_is_named_with_what_to_do(home_copy, tmp_path, mini_zip):
