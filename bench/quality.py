@@ -189,41 +189,21 @@ def product(zip_path: Path, scratch: Path) -> dict:
     home = scratch / "product-home"
     env = {**os.environ, "CBIR_HOME": str(home)}
     env.pop("QDRANT_URL", None)
+
+    def cli(*args: str) -> dict:
+        """One `ingest` command, as a user runs it; its JSON output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "ingest.cli", *args, "--json"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if done.returncode:
+            raise SystemExit(f"ingest {args[0]} failed: {done.stderr[-2000:]}")
+        return json.loads(done.stdout)
+
     started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "load", str(zip_path), "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    out, err = child.communicate()
+    loaded = cli("load", str(zip_path))
     wall = time.perf_counter() - started
-    if child.returncode:
-        raise SystemExit(f"ingest load failed: {err[-2000:]}")
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    loaded = json.loads(out)
-    evaluated = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "ingest.cli", "evaluate", "--json"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    info = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "ingest.cli", "info", "--json"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the load is the only child yet
+    evaluated, info = cli("evaluate"), cli("info")
     return {
         "load_minutes": round(wall / 60, 2),
         "train_seconds": round(loaded["train_seconds"]),
