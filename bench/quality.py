@@ -45,9 +45,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from baselines import baseline_features  # noqa: E402
 
+from encoder.checkpoint import TransformSpec  # noqa: E402
 from encoder.embed import Embedder, latents  # noqa: E402
 from encoder.fit import fit  # noqa: E402
-from encoder.transforms import TransformSpec, fixed_transform  # noqa: E402
+from encoder.transforms import fixed_transform  # noqa: E402
 from ingest.images import decode  # noqa: E402
 from ingest.load.records import point_id  # noqa: E402
 from ingest.load.training import choose_side, recipe  # noqa: E402

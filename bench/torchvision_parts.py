@@ -20,7 +20,8 @@ from torchvision.transforms import v2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
 
-from encoder.transforms import RESIZE_PILLOW, AugmentConfig, BatchAugment, TransformSpec, fixed_transform  # noqa: E402
+from encoder.checkpoint import RESIZE_PILLOW, TransformSpec  # noqa: E402
+from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform  # noqa: E402
 from ingest.images import decode  # noqa: E402
 
 

@@ -12,15 +12,33 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from encoder.model import Autoencoder, ModelConfig
-from encoder.transforms import TransformSpec
 
 FORMAT = "cbir-autoencoder/1"
+
+# The fixed transform's parameters live here, beside the checkpoint that records them, and
+# `encoder.transforms` applies them: reading a checkpoint then needs no torchvision (~2 s to
+# import). The resize is recorded so that a collection embedded before torchvision did the
+# resizing is still queried exactly as it was embedded.
+RESIZE_PILLOW = "shorter side, bicubic"
+RESIZE_TORCHVISION = "shorter side, bicubic, antialiased (torchvision)"
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """Parameters of the fixed transform, stored in the checkpoint."""
+
+    image_size: int = 32
+    resize: str = RESIZE_TORCHVISION
+    crop: str = "centre"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class CheckpointError(ValueError):

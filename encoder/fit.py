@@ -9,16 +9,13 @@ import torch
 
 from encoder import checkpoint as ckpt
 from encoder import training_state
+from encoder.checkpoint import TransformSpec
 from encoder.device import pick_device
 from encoder.embed import Embedder, batch_size_for, latents, whitening_matrix
+from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.model import ModelConfig
 from encoder.plots import save_reconstructions, save_training_plot
 from encoder.train import ProgressFactory, Resumable, TrainConfig, quiet, train
-from encoder.transforms import TransformSpec
-
-CHECKPOINT_NAME = "model.pt"
-TRAINING_PLOT = "training_plot.png"
-RECONSTRUCTIONS = "reconstructions.png"
 
 
 def fit(

@@ -10,7 +10,7 @@ tensors at once, 3x faster on a CPU than torchvision's per-image transforms
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,22 +18,7 @@ from PIL import Image
 from torch.nn import functional as F
 from torchvision.transforms.v2 import functional as TF
 
-# How the shorter side is resized. Checkpoints record it, so a collection embedded before
-# torchvision did the resizing is still queried exactly as it was embedded.
-RESIZE_PILLOW = "shorter side, bicubic"
-RESIZE_TORCHVISION = "shorter side, bicubic, antialiased (torchvision)"
-
-
-@dataclass(frozen=True)
-class TransformSpec:
-    """Parameters of the fixed transform, stored in the checkpoint."""
-
-    image_size: int = 32
-    resize: str = RESIZE_TORCHVISION
-    crop: str = "centre"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from encoder.checkpoint import RESIZE_PILLOW, TransformSpec
 
 
 def fixed_transform(image: Image.Image, spec: TransformSpec) -> torch.Tensor:

@@ -11,13 +11,15 @@ import torch
 
 from encoder import checkpoint as ckpt
 from encoder import training_state
+from encoder.checkpoint import TransformSpec
 from encoder.embed import Embedder, batch_size_for, latents, whitening_matrix
-from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT, fit
+from encoder.fit import fit
+from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.losses import nt_xent
 from encoder.model import ModelConfig
 from encoder.schedule import EarlyStopping, epochs_that_fit
 from encoder.train import Resumable, TrainConfig, train
-from encoder.transforms import AugmentConfig, BatchAugment, TransformSpec, fixed_transform, to_float
+from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform, to_float
 
 from images_for_tests import photo
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from encoder import checkpoint as ckpt
+from encoder.checkpoint import RESIZE_PILLOW
 from encoder.embed import Embedder
-from encoder.transforms import RESIZE_PILLOW
 
 from conftest import run_cli
 from images_for_tests import photo, write_zip

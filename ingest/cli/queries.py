@@ -48,13 +48,13 @@ def search(
     With several images, or --not, Qdrant's recommendation query ranks the collection: close to
     one of the examples, and closer to them than to any --not image. Examples that are photos of
     the collection are then left out of the results (one image alone finds itself first)."""
-    from ingest.query.montage import open_hits, search_montage
+    files = {given: _read_image(given) for given in [*images, *(negatives or [])] if not _is_point_id(given)}
+    from ingest.query.montage import open_hits, search_montage  # after the files: a wrong path fails at once
     from ingest.query.search import Index
     from ingest.store.media import MediaStore
 
     settings = Settings.from_env()
     media = MediaStore(settings.media_dir)
-    files = {given: _read_image(given) for given in [*images, *(negatives or [])] if not _is_point_id(given)}
     with store_for(settings) as store:
         index = Index.open(store, settings, collection)
         positives = [_example(index, given, files) for given in images]

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import torch
 
+from encoder.checkpoint import TransformSpec
 from encoder.fit import fit
 from encoder.model import ModelConfig
 from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
-from encoder.transforms import TransformSpec, fixed_transform
+from encoder.transforms import fixed_transform
 from ingest.errors import UserError
 from ingest.images import picture_size
 from ingest.load.reader import RawFile, Skipped, Source

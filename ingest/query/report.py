@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from encoder import checkpoint as ckpt
-from encoder.fit import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
+from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from ingest.settings import Settings
 from ingest.store import Store
 from ingest.store import collections as cols
@@ -22,6 +21,8 @@ def collection_info(store: Store, settings: Settings, collection: str) -> dict:
         "evaluation": state.metadata.get("evaluation"),
     }
     folder = settings.models_dir / (state.model_id or "?")
+    from encoder import checkpoint as ckpt  # here: torch takes seconds to import, and a wrong name needs none
+
     try:
         checkpoint = ckpt.load(folder / CHECKPOINT_NAME)
     except (FileNotFoundError, ckpt.CheckpointError) as exc:

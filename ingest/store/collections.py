@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from encoder.folder import CHECKPOINT_NAME
 from ingest.errors import UserError
 from ingest.settings import Settings
 from ingest.store.base import Layout, Store
@@ -98,8 +99,6 @@ def checkpoint_path(settings: Settings, state: CollectionState) -> Path:
     """The checkpoint of the model that filled `state` (or that `--model` names)."""
     if state.model_id is None:
         raise UserError(f"collection {state.name!r} records no model id: rebuild it with `ingest load PATH --retrain`")
-    from encoder.fit import CHECKPOINT_NAME  # here: the encoder loads torch, which most commands never need
-
     path = settings.models_dir / state.model_id / CHECKPOINT_NAME
     if not path.exists():
         raise UserError(
