@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 
 import torch
 
 from encoder.embed import Embedder
 from ingest.images import ImageRejected
+from ingest.load.prefetch import prefetched
 from ingest.load.reader import Skipped
 from ingest.load.records import ImageRecord
 from ingest.load.writer import StoreWriter
@@ -17,25 +19,25 @@ from ingest.store import Store
 from ingest.store.media import MediaStore
 
 
-def embed_into(
-    records: Iterable[ImageRecord], embedder: Embedder, writer: StoreWriter, media: MediaStore | None = None
-) -> int:
-    """Embeds in batches; with `media`, each photo's copy is written before its point."""
-    count, batch = 0, []
-    for record in records:
-        if media is not None and record.data is not None:
-            media.put(record.sha256, record.data, record.image)
-        batch.append(record)
-        if len(batch) == embedder.batch_size:
-            count += _flush(batch, embedder, writer)
-            batch = []
+def embed_into(records: Iterable[ImageRecord], embedder: Embedder, writer: StoreWriter) -> int:
+    """Embeds in batches, while the next photos are read, decoded and resized on another thread."""
+    count, batch, pixels = 0, [], []
+    with_pixels = ((record, embedder.preprocess(record.image)) for record in records)
+    # closing(): on an error here the reading thread stops now, not when the generator is collected
+    with closing(prefetched(with_pixels, depth=2 * embedder.batch_size)) as ahead:
+        for record, tensor in ahead:
+            batch.append(record)
+            pixels.append(tensor)
+            if len(batch) == embedder.batch_size:
+                count += _flush(batch, pixels, embedder, writer)
+                batch, pixels = [], []
     if batch:
-        count += _flush(batch, embedder, writer)
+        count += _flush(batch, pixels, embedder, writer)
     return count
 
 
-def _flush(batch: list[ImageRecord], embedder: Embedder, writer: StoreWriter) -> int:
-    vectors, errors = embedder.embed(torch.stack([embedder.preprocess(r.image) for r in batch]))
+def _flush(batch: list[ImageRecord], pixels: list[torch.Tensor], embedder: Embedder, writer: StoreWriter) -> int:
+    vectors, errors = embedder.embed(torch.stack(pixels))
     writer.submit(batch, vectors, errors)
     return len(batch)
 

@@ -118,7 +118,7 @@ def load(
             skipped=skipped,
             train_seconds=trained.seconds if trained else 0.0,
         )
-        writer = StoreWriter(store, physical, embedder.model_id)
+        writer = StoreWriter(store, physical, embedder.model_id, media)
         # One core is left to the writer: on 2 cores, embedding on both slows the store's
         # writes more than it speeds embedding (docs/measurements.md).
         with torch_threads(torch.get_num_threads() - 1):
@@ -126,7 +126,7 @@ def load(
                 # closing(): a reader stopped by an error ends its progress line before the error is told
                 quiet = (lambda _: None) if trained else skip
                 with closing(read_records(source, quiet, options.show_progress, THUMBNAIL_SIDE)) as records:
-                    embed_into(records, embedder, writer, media)
+                    embed_into(records, embedder, writer)
                 if old and old.physical != physical:
                     with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:
                         report.carried = embed_into(records, embedder, writer)
