@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 
 import torch
 
+from encoder.device import torch_threads
 from encoder.embed import Embedder
 from ingest.images import ImageRejected
 from ingest.load.prefetch import prefetched
@@ -18,27 +21,41 @@ from ingest.progress import progress
 from ingest.store import Store
 from ingest.store.media import MediaStore
 
+# Batches are embedded side by side, each on its share of the cores: this model's small
+# convolutions scale better across batches than within one (12,000 photos on 2 cores: 475
+# photos/s with two batches at once on a thread each, 375 with one batch on one thread).
+MAX_EMBED_WORKERS = 4
+
 
 def embed_into(records: Iterable[ImageRecord], embedder: Embedder, writer: StoreWriter) -> int:
-    """Embeds in batches, while the next photos are read, decoded and resized on another thread."""
+    """Embeds in batches, handed to the writer in order; the next photos are read, decoded and
+    resized on another thread meanwhile."""
+    cores = torch.get_num_threads()
+    workers = min(MAX_EMBED_WORKERS, cores)
     count, batch, pixels = 0, [], []
+    pending: deque[tuple[list[ImageRecord], Future]] = deque()
     with_pixels = ((record, embedder.preprocess(record.image)) for record in records)
-    # closing(): on an error here the reading thread stops now, not when the generator is collected
-    with closing(prefetched(with_pixels, depth=2 * embedder.batch_size)) as ahead:
-        for record, tensor in ahead:
-            batch.append(record)
-            pixels.append(tensor)
-            if len(batch) == embedder.batch_size:
-                count += _flush(batch, pixels, embedder, writer)
-                batch, pixels = [], []
-    if batch:
-        count += _flush(batch, pixels, embedder, writer)
+    with torch_threads(cores // workers), ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
+        # closing(): on an error here the reading thread stops now, not when the generator is collected
+        with closing(prefetched(with_pixels, depth=2 * embedder.batch_size)) as ahead:
+            for record, tensor in ahead:
+                batch.append(record)
+                pixels.append(tensor)
+                if len(batch) == embedder.batch_size:
+                    pending.append((batch, pool.submit(embedder.embed, torch.stack(pixels))))
+                    batch, pixels = [], []
+                    if len(pending) >= workers:
+                        count += _hand_over(pending.popleft(), writer)
+        if batch:
+            pending.append((batch, pool.submit(embedder.embed, torch.stack(pixels))))
+        while pending:
+            count += _hand_over(pending.popleft(), writer)
     return count
 
 
-def _flush(batch: list[ImageRecord], pixels: list[torch.Tensor], embedder: Embedder, writer: StoreWriter) -> int:
-    vectors, errors = embedder.embed(torch.stack(pixels))
-    writer.submit(batch, vectors, errors)
+def _hand_over(embedded: tuple[list[ImageRecord], Future], writer: StoreWriter) -> int:
+    batch, future = embedded
+    writer.submit(batch, *future.result())
     return len(batch)
 
 

@@ -14,9 +14,6 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-from encoder.device import torch_threads
 from encoder.embed import Embedder
 from ingest.errors import UserError
 from ingest.load.batches import embed_into, stored_records
@@ -119,19 +116,16 @@ def load(
             train_seconds=trained.seconds if trained else 0.0,
         )
         writer = StoreWriter(store, physical, embedder.model_id, media)
-        # One core is left to the writer: on 2 cores, embedding on both slows the store's
-        # writes more than it speeds embedding (docs/measurements.md).
-        with torch_threads(torch.get_num_threads() - 1):
-            try:  # a model trained here has read every file once already and reported the bad ones
-                # closing(): a reader stopped by an error ends its progress line before the error is told
-                quiet = (lambda _: None) if trained else skip
-                with closing(read_records(source, quiet, options.show_progress, THUMBNAIL_SIDE)) as records:
-                    embed_into(records, embedder, writer)
-                if old and old.physical != physical:
-                    with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:
-                        report.carried = embed_into(records, embedder, writer)
-            finally:
-                counts = writer.close()
+        try:  # a model trained here has read every file once already and reported the bad ones
+            # closing(): a reader stopped by an error ends its progress line before the error is told
+            quiet = (lambda _: None) if trained else skip
+            with closing(read_records(source, quiet, options.show_progress, THUMBNAIL_SIDE)) as records:
+                embed_into(records, embedder, writer)
+            if old and old.physical != physical:
+                with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:
+                    report.carried = embed_into(records, embedder, writer)
+        finally:
+            counts = writer.close()
         report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
         if report.indexed + report.present + report.carried == 0:
             if old is None:

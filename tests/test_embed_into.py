@@ -1,0 +1,41 @@
+"""The middle of a load (`ingest.load.batches.embed_into`) with the sample's trained model and a
+real embedded store: batches embedded side by side still reach the writer in the order they were
+read (the first place a photo was found is the one stored), every point holds its own photo's
+vector, and every photo gets its media copy."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from encoder.embed import Embedder
+from ingest.load.batches import embed_into
+from ingest.load.reader import Source
+from ingest.load.records import read_records
+from ingest.load.writer import StoreWriter
+from ingest.store.edge import EdgeStore
+from ingest.store.media import THUMBNAIL_SIDE, MediaStore
+
+
+def test_every_point_holds_its_own_photos_vector(loaded_home, mini_zip, tmp_path):
+    (checkpoint,) = (loaded_home / "models").glob("*/model.pt")
+    embedder = Embedder.from_file(checkpoint)
+    records = list(read_records(Source(mini_zip), lambda skipped: None, False, THUMBNAIL_SIDE))
+    assert len(records) > embedder.batch_size  # several batches, embedded at once
+    first = records[0]
+    records.append(dataclasses.replace(first, path="elsewhere/same-bytes.png"))  # in the last batch
+    media = MediaStore(tmp_path / "media")
+    with EdgeStore(tmp_path / "store") as store:
+        store.create_collection("c", embedder.dim, {})
+        writer = StoreWriter(store, "c", embedder.model_id, media)
+        assert embed_into(iter(records), embedder, writer) == len(records)
+        counts = writer.close()
+        assert (counts.indexed, counts.copies) == (len(records) - 1, [("elsewhere/same-bytes.png", first.path)])
+        points = store.retrieve("c", [r.id for r in records], vectors=True)
+        stored = {p.id: p.vector for p in points}
+        assert {p.id: p.payload["path"] for p in points}[first.id] == first.path
+    for record in records[:: len(records) // 12]:  # from every batch
+        alone, _ = embedder.embed_images([record.image])
+        assert np.allclose(stored[record.id], alone[0], atol=1e-4), record.path
+        assert media.path_for(record.sha256).exists()
