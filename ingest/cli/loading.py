@@ -88,4 +88,5 @@ def load(
             f"  sync             added {synced.added:,}, moved {synced.moved:,}, removed {synced.removed:,}{copies} "
             f"(files gone from {path.name}{media})"
         )
-    typer.echo(f"  time             {report.seconds:.1f}s")
+    indexing = f" (of which {report.index_seconds:.1f}s building the search index)" if report.index_seconds else ""
+    typer.echo(f"  time             {report.seconds:.1f}s{indexing}")

@@ -56,6 +56,7 @@ class LoadReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     train_seconds: float = 0.0
+    index_seconds: float = 0.0  # building the search index of a big collection, at the end
     synced: Applied | None = None  # with --prune: added, moved, removed
 
     def to_json(self) -> dict:
@@ -71,6 +72,7 @@ class LoadReport:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "train_seconds": round(self.train_seconds, 3),
+            "index_seconds": round(self.index_seconds, 3),
             "sync": self.synced.to_json() if self.synced else None,
         }
 
@@ -131,7 +133,9 @@ def load(
             if old is None:
                 store.delete_collection(physical)  # created by this run, holds nothing
             raise UserError(no_images())
-        finish(store, options.collection, physical, old, report.carried, notify, options.show_progress)
+        report.index_seconds = finish(
+            store, options.collection, physical, old, report.carried, notify, options.show_progress
+        )
         if options.prune:
             report.synced = prune(store, physical, source, media, report.indexed, options.show_progress)
     report.seconds = time.perf_counter() - started
@@ -175,15 +179,18 @@ def finish(
     carried: int,
     notify: Callable[[str], None],
     show_progress: bool,
-) -> None:
-    """Point the collection at what was written, delete what it replaces, index a big collection."""
+) -> float:
+    """Point the collection at what was written, delete what it replaces, index a big collection
+    (the seconds that took are returned)."""
     if old and old.physical != physical:
         store.set_alias(collection, physical)
         kept = cols.retire(store, collection, physical, old.physical, carried == store.count(old.physical))
         for name in kept:
             notify(f"kept the old collection {name}: some of its images have no stored copy")
+    started = time.perf_counter()
     with progress(f"indexing {collection} for fast search", None, show_progress):
-        store.build_index(physical)
+        built = store.build_index(physical)
+    return time.perf_counter() - started if built else 0.0
 
 
 def no_images_message(source: Source, skipped: list[Skipped]) -> str:
