@@ -28,8 +28,8 @@ def test_every_point_holds_its_own_photos_vector(loaded_home, mini_zip, tmp_path
     media = MediaStore(tmp_path / "media")
     with EdgeStore(tmp_path / "store") as store:
         store.create_collection("c", embedder.dim, {})
-        writer = StoreWriter(store, "c", embedder.model_id, media)
-        assert embed_into(iter(records), embedder, writer) == len(records)
+        writer = StoreWriter(store, "c", embedder.model_id)
+        assert embed_into(iter(records), embedder, writer, media) == len(records)
         counts = writer.close()
         assert (counts.indexed, counts.copies) == (len(records) - 1, [("elsewhere/same-bytes.png", first.path)])
         points = store.retrieve("c", [r.id for r in records], vectors=True)

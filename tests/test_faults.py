@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image, ImageOps
+from PIL.PngImagePlugin import PngInfo
 
 from conftest import ROOT, cli_env, run_cli
 
@@ -78,7 +79,8 @@ def model_home(loaded_home: Path, home: Path) -> str:
 
 
 def many_photos(path: Path, mini_images: dict[str, bytes], copies: int) -> int:
-    """`copies` variants of every sample photo (distinct bytes, so distinct points)."""
+    """`copies` variants of every sample photo: mirrored and rotated, and each file tagged with
+    its variant, so that every file's bytes differ (distinct points) however many are asked for."""
     count = 0
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in mini_images.items():
@@ -86,7 +88,9 @@ def many_photos(path: Path, mini_images: dict[str, bytes], copies: int) -> int:
             for c in range(copies):
                 variant = ImageOps.mirror(image) if c % 2 else image
                 buffer = io.BytesIO()
-                variant.rotate(90 * (c // 2)).save(buffer, "PNG")
+                tag = PngInfo()
+                tag.add_text("variant", str(c))
+                variant.rotate(90 * (c // 2 % 4)).save(buffer, "PNG", pnginfo=tag)
                 zf.writestr(f"v{c}/{name}", buffer.getvalue())
                 count += 1
     return count
@@ -104,7 +108,7 @@ def fill(folder: Path, leave_bytes: int) -> Path:
 @needs_root
 def test_a_full_disk_stops_a_load_in_one_line_and_the_same_command_finishes_it(loaded_home, mini_images, tmp_path):
     source = tmp_path / "many.zip"
-    total = many_photos(source, mini_images, 6)
+    total = many_photos(source, mini_images, 12)
     with small_disk(tmp_path / "disk", 100) as disk:
         home = disk / "cbir-data"
         model_id = model_home(loaded_home, home)
@@ -116,6 +120,9 @@ def test_a_full_disk_stops_a_load_in_one_line_and_the_same_command_finishes_it(l
         filler.unlink()
 
         # Enough to start; then the disk fills up while the load writes (another program, say).
+        # Media copies are written as photos are read, up to ~1,500 ahead of their points
+        # (reading ahead, batches being embedded, the writer's queue): wait for 2,200 of 3,600,
+        # so that the store already holds some points when the disk fills.
         media = home / "media"
         load = subprocess.Popen(
             [sys.executable, "-m", "ingest.cli", *args],
@@ -127,7 +134,7 @@ def test_a_full_disk_stops_a_load_in_one_line_and_the_same_command_finishes_it(l
         )
         deadline = time.monotonic() + 120
         while load.poll() is None and time.monotonic() < deadline:
-            if media.exists() and sum(1 for p in media.rglob("*") if p.is_file()) > 300:
+            if media.exists() and sum(1 for p in media.rglob("*") if p.is_file()) > 2200:
                 break
             time.sleep(0.02)
         filler = fill(disk, 2**20)

@@ -12,7 +12,6 @@ import pytest
 from ingest.load.records import FILE_FIELDS, ImageRecord, point_id
 from ingest.load.writer import StoreWriter
 from ingest.store.edge import EdgeStore
-from ingest.store.media import MediaStore
 
 from images_for_tests import photo
 
@@ -39,8 +38,8 @@ def store(tmp_path):
         yield opened
 
 
-def write(store, *batches: list[ImageRecord], media: MediaStore | None = None):
-    writer = StoreWriter(store, "c", "model-1", media)
+def write(store, *batches: list[ImageRecord]):
+    writer = StoreWriter(store, "c", "model-1")
     rng = np.random.default_rng(0)
     for batch in batches:
         writer.submit(batch, rng.standard_normal((len(batch), 4)).astype(np.float32), np.full(len(batch), 0.02))
@@ -70,13 +69,3 @@ def test_the_payload_is_the_records_fields_and_what_the_writer_adds(store):
     assert set(point.payload) == set(FILE_FIELDS) | {"model_id", "recon_error", "ingested_at"}
     assert {name: point.payload[name] for name in FILE_FIELDS} == {name: getattr(cat, name) for name in FILE_FIELDS}
     assert point.payload["model_id"] == "model-1" and point.payload["recon_error"] == pytest.approx(0.02)
-
-
-def test_each_photo_read_from_a_file_has_its_copy_before_its_point(store, tmp_path):
-    media = MediaStore(tmp_path / "media")
-    cat, dog = record(b"cat bytes", "cat/1.jpg"), record(b"dog bytes", "dog/1.jpg")
-    dog.data = None  # re-read from the media store (--retrain): nothing to copy
-    write(store, [cat, dog], media=media)
-    assert media.path_for(cat.sha256).read_bytes() == b"cat bytes"
-    assert not media.path_for(dog.sha256).exists()
-    assert store.count("c") == 2

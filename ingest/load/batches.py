@@ -27,17 +27,26 @@ from ingest.store.media import MediaStore
 MAX_EMBED_WORKERS = 4
 
 
-def embed_into(records: Iterable[ImageRecord], embedder: Embedder, writer: StoreWriter) -> int:
-    """Embeds in batches, handed to the writer in order; the next photos are read, decoded and
-    resized on another thread meanwhile."""
+def embed_into(
+    records: Iterable[ImageRecord], embedder: Embedder, writer: StoreWriter, media: MediaStore | None = None
+) -> int:
+    """Embeds in batches, handed to the writer in order. Meanwhile the next photos are read,
+    decoded, copied into `media` (so a photo's copy is there before its point) and resized, on
+    another thread."""
     cores = torch.get_num_threads()
     workers = min(MAX_EMBED_WORKERS, cores)
     count, batch, pixels = 0, [], []
     pending: deque[tuple[list[ImageRecord], Future]] = deque()
-    with_pixels = ((record, embedder.preprocess(record.image)) for record in records)
+
+    def with_pixels() -> Iterator[tuple[ImageRecord, torch.Tensor]]:
+        for record in records:
+            if media is not None and record.data is not None:
+                media.put(record.sha256, record.data, record.image)
+            yield record.without_pixels(), embedder.preprocess(record.image)
+
     with torch_threads(cores // workers), ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
         # closing(): on an error here the reading thread stops now, not when the generator is collected
-        with closing(prefetched(with_pixels, depth=2 * embedder.batch_size)) as ahead:
+        with closing(prefetched(with_pixels(), depth=embedder.batch_size)) as ahead:
             for record, tensor in ahead:
                 batch.append(record)
                 pixels.append(tensor)

@@ -117,12 +117,12 @@ def load(
             skipped=skipped,
             train_seconds=trained.seconds if trained else 0.0,
         )
-        writer = StoreWriter(store, physical, embedder.model_id, media)
+        writer = StoreWriter(store, physical, embedder.model_id)
         try:  # a model trained here has read every file once already and reported the bad ones
             # closing(): a reader stopped by an error ends its progress line before the error is told
             quiet = (lambda _: None) if trained else skip
             with closing(read_records(source, quiet, options.show_progress, THUMBNAIL_SIDE)) as records:
-                embed_into(records, embedder, writer)
+                embed_into(records, embedder, writer, media)
             if old and old.physical != physical:
                 with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:
                     report.carried = embed_into(records, embedder, writer)

@@ -3,6 +3,7 @@ point's payload names them, and `payload()` is the only place that payload is bu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import uuid
@@ -40,8 +41,10 @@ class ImageRecord:
     format: str  # as recognised from the content: JPEG, PNG, ...
     bytes: int  # the file's size
     sha256: str  # of the file's bytes
-    image: Image.Image = field(repr=False)  # decoded, RGB; never stored in the payload
-    data: bytes | None = field(default=None, repr=False)  # the file; None when re-read from the media store
+    # The picture, decoded to RGB, and the file's bytes: never in the payload, and None once
+    # the photo is a tensor and its copy is in the media store (`without_pixels`).
+    image: Image.Image | None = field(repr=False)
+    data: bytes | None = field(default=None, repr=False)  # also None when re-read from the media store
 
     @property
     def id(self) -> str:
@@ -50,6 +53,11 @@ class ImageRecord:
     @property
     def place(self) -> dict:
         return {"source": self.source, "path": self.path}
+
+    def without_pixels(self) -> ImageRecord:
+        """The record as it waits to be embedded and written: a photo of 12 megapixels decoded
+        for its media copy is 2 MB, and hundreds are in flight during a load."""
+        return dataclasses.replace(self, image=None, data=None)
 
     def payload(self, model_id: str, recon_error: float, ingested_at: str) -> dict:
         fields = {name: getattr(self, name) for name in FILE_FIELDS}

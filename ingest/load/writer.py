@@ -1,5 +1,5 @@
-"""Writing embedded photos (their media copies, then their points) on a background thread, so
-that the write time overlaps the next batch's decoding and embedding instead of adding to it.
+"""Writing embedded photos into the store on a background thread, so that the store's write
+time overlaps the next batch's decoding and embedding instead of adding to it.
 
 All store calls of a load happen on this one thread, in submission order, so a batch sees
 every earlier batch's points: a photo met twice is stored once, and the second place it was
@@ -15,7 +15,6 @@ import numpy as np
 
 from ingest.load.records import ImageRecord, now
 from ingest.store import Point, Store
-from ingest.store.media import MediaStore
 
 
 @dataclass
@@ -26,11 +25,8 @@ class WriteCounts:
 
 
 class StoreWriter:
-    def __init__(
-        self, store: Store, collection: str, model_id: str, media: MediaStore | None = None, max_pending: int = 2
-    ) -> None:
-        """With `media`, each photo read from a file gets its copy there before its point is written."""
-        self.store, self.collection, self.model_id, self.media = store, collection, model_id, media
+    def __init__(self, store: Store, collection: str, model_id: str, max_pending: int = 2) -> None:
+        self.store, self.collection, self.model_id = store, collection, model_id
         self.counts = WriteCounts()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._pending: list[Future] = []
@@ -52,10 +48,6 @@ class StoreWriter:
         return self.counts
 
     def _write(self, records: list[ImageRecord], vectors: np.ndarray, recon_errors: np.ndarray) -> None:
-        if self.media is not None:
-            for record in records:
-                if record.data is not None:  # None: re-read from the media store itself (--retrain)
-                    self.media.put(record.sha256, record.data, record.image)
         stored = {
             r.id: r.payload
             for r in self.store.retrieve(self.collection, [r.id for r in records], payload=["path", "source", "copies"])
