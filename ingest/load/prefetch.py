@@ -1,6 +1,6 @@
 """Running an iterator ahead on a thread of its own, so that reading and decoding the next
 photos overlap embedding the current ones: zip reads, JPEG decoding and torch's resize all
-release the GIL, and on 2 cores this thread and the embedding each get one.
+release the GIL, so this thread runs beside the embedding threads rather than taking turns.
 
 The iterator is started, advanced and closed on that thread only (a generator cannot be closed
 from another thread while it runs), so its `finally` blocks, such as the end of its progress
