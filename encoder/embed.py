@@ -13,12 +13,27 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from encoder import checkpoint as ckpt
 from encoder.device import autocast, bf16_is_fast, pick_device
 from encoder.model import Autoencoder
 from encoder.transforms import fixed_transform, to_float
+
+
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """The model for inference, each convolution followed by a batch norm made one convolution
+    (the norm's statistics are fixed once trained, so it is a per-channel scale and shift that
+    the convolution's weights can carry). The same outputs to about 1e-7, and a fifth less time
+    on a CPU for every photo a load embeds and every query (docs/measurements.md)."""
+    for sequence in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(sequence) - 1):
+            conv, norm = sequence[i], sequence[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                sequence[i], sequence[i + 1] = fuse_conv_bn_eval(conv, norm), nn.Identity()
+    return model
 
 
 def mirror_averaged(model: Autoencoder, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -66,7 +81,8 @@ class Embedder:
     def __init__(self, checkpoint: ckpt.Checkpoint, device: torch.device | None = None) -> None:
         self.checkpoint = checkpoint
         self.device = device or pick_device()
-        self.model = checkpoint.build_model().to(self.device).to(memory_format=torch.channels_last)
+        model = fold_batch_norms(checkpoint.build_model())
+        self.model = model.to(self.device).to(memory_format=torch.channels_last)
         self.mean = checkpoint.embedding_mean.to(self.device)
         whitening = checkpoint.embedding_whitening
         self.whitening = whitening.to(self.device) if whitening is not None else None

@@ -192,6 +192,26 @@ def test_bfloat16_embeddings_match_float32_and_repeat_exactly(tmp_path):
     assert np.allclose(fast_errors, exact_errors, rtol=0.05)
 
 
+def test_embedding_folds_batch_norms_into_convolutions_and_gives_the_trained_models_vectors(tmp_path):
+    images = tiny_images()
+    path = fit(
+        images,
+        tmp_path,
+        ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
+        TrainConfig(epochs=2, batch_size=16),
+        {"source": "test"},
+    )
+    embedder = Embedder.from_file(path)
+    embedder.bf16 = False
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in embedder.model.modules())
+    folded, folded_errors = embedder.embed(images)
+    embedder.model = ckpt.load(path).build_model()  # as trained: convolution, then batch norm
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in embedder.model.modules())
+    trained, trained_errors = embedder.embed(images)
+    assert np.allclose(folded, trained, atol=1e-5)
+    assert np.allclose(folded_errors, trained_errors, rtol=1e-4)
+
+
 def test_model_config_rejects_sizes_it_cannot_build():
     with pytest.raises(ValueError, match="power of two"):
         ModelConfig(image_size=48)
