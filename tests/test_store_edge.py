@@ -117,3 +117,18 @@ def test_the_embedded_store_reports_its_real_size_not_the_sparse_one(loaded_home
         real = store.disk_bytes()
     apparent = sum(p.stat().st_size for p in (loaded_home / "qdrant-edge").rglob("*") if p.is_file())
     assert 0 < real < apparent  # the write-ahead log is preallocated: far bigger than what it uses
+
+
+def test_a_loaded_collection_indexes_exactly_the_fields_filters_and_orderings_use(loaded_home):
+    """Each payload index is paid for at every upsert: one per field a filter or `ingest
+    outliers` uses, and no other (sha256 and ingested_at took a quarter of the write rate)."""
+    from ingest.store.edge import EdgeStore
+
+    with EdgeStore(loaded_home / "qdrant-edge") as store:
+        (physical,) = store.aliases().values()
+        schema = store._shard(physical).info().payload_schema
+        points = store.count(physical)
+    assert points > 0
+    assert {field: info.points for field, info in schema.items()} == dict.fromkeys(
+        ["label", "source", "path", "recon_error"], points
+    )

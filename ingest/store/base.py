@@ -18,11 +18,12 @@ import numpy as np
 SCROLL_PAGE = 1000
 
 # Payload fields a filter or an ordering uses, with the kind of index each needs. Every
-# engine indexes them when it creates a collection, so a filtered search stays fast.
-KEYWORD_FIELDS = ("label", "source", "sha256")
+# engine indexes them when it creates a collection, so a filtered search stays fast. Only
+# these: each index costs every upsert (on Edge, sha256's and ingested_at's, which nothing
+# filters on, took a quarter of the write rate: docs/measurements.md).
+KEYWORD_FIELDS = ("label", "source")
 TEXT_FIELDS = ("path",)  # matched by whole words (the page's browse filter)
 FLOAT_FIELDS = ("recon_error",)  # ordered by (`ingest outliers`)
-DATETIME_FIELDS = ("ingested_at",)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from qdrant_client import QdrantClient, models
 
 from ingest.errors import UserError
 from ingest.store.base import (
-    DATETIME_FIELDS,
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
     SCROLL_PAGE,
@@ -100,7 +99,6 @@ class ClientStore(Store):
             for f in TEXT_FIELDS
         ]
         schemas += [(f, models.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS]
-        schemas += [(f, models.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS]
         for field, schema in schemas:
             self.client.create_payload_index(name, field, schema)
 

@@ -28,7 +28,6 @@ import numpy as np
 import qdrant_edge as qe
 
 from ingest.store.base import (
-    DATETIME_FIELDS,
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
     SCROLL_PAGE,
@@ -146,7 +145,6 @@ class EdgeStore(Store):
         indexes = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
         indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in TEXT_FIELDS]
         indexes += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
-        indexes += [(f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS]
         for field, schema in indexes:
             shard.update(qe.UpdateOperation.create_field_index(field, schema))
         shard.flush()
