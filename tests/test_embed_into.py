@@ -6,8 +6,10 @@ vector, and every photo gets its media copy."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
+import pytest
 
 from encoder.embed import Embedder
 from ingest.load.batches import embed_into
@@ -39,3 +41,37 @@ def test_every_point_holds_its_own_photos_vector(loaded_home, mini_zip, tmp_path
         alone, _ = embedder.embed_images([record.image])
         assert np.allclose(stored[record.id], alone[0], atol=1e-4), record.path
         assert media.path_for(record.sha256).exists()
+
+
+@pytest.mark.parametrize("failing", ["reader", "media copy"])
+def test_an_error_on_either_reading_thread_reaches_the_caller_and_both_threads_end(
+    failing, loaded_home, mini_zip, tmp_path
+):
+    """The reader runs on two threads of its own (reading and decoding; copying and resizing).
+    An error on either is raised where the load reports it, and both threads stop, the reader's
+    own clean-up (its progress line, the zip) run on its thread."""
+    (checkpoint,) = (loaded_home / "models").glob("*/model.pt")
+    embedder = Embedder.from_file(checkpoint)
+    records = list(read_records(Source(mini_zip), lambda skipped: None, False, THUMBNAIL_SIDE))
+    closed = []
+
+    def reader():
+        try:
+            yield from records[:50]
+            if failing == "reader":
+                raise OSError(5, "Input/output error", "the zip")
+            yield from records[50:]
+        finally:
+            closed.append(threading.current_thread().name)
+
+    media_root = tmp_path / "media"
+    if failing == "media copy":
+        media_root.write_text("a file where the media folder should be")
+    with EdgeStore(tmp_path / "store") as store:
+        store.create_collection("c", embedder.dim, {})
+        writer = StoreWriter(store, "c", embedder.model_id)
+        with pytest.raises(OSError):
+            embed_into(reader(), embedder, writer, MediaStore(media_root))
+        writer.close()
+    assert closed == ["prefetch"]  # closed on its own thread, once
+    assert not [t for t in threading.enumerate() if t.name == "prefetch"]
