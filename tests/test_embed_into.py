@@ -6,13 +6,14 @@ vector, and every photo gets its media copy."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 
 import numpy as np
 import pytest
 
 from encoder.embed import Embedder
-from ingest.load.batches import embed_into
+from ingest.load.batches import embed_into, fewer_collections
 from ingest.load.reader import Source
 from ingest.load.records import read_records
 from ingest.load.writer import StoreWriter
@@ -75,3 +76,18 @@ def test_an_error_on_either_reading_thread_reaches_the_caller_and_both_threads_e
         writer.close()
     assert closed == ["prefetch"]  # closed on its own thread, once
     assert not [t for t in threading.enumerate() if t.name == "prefetch"]
+
+
+def test_a_load_runs_the_cycle_collector_less_and_gives_it_back_as_it_found_it():
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] > 10 * before[0] and gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    gc.freeze()  # a caller (a notebook, a server) that froze its own objects keeps them frozen
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
