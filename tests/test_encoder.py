@@ -4,6 +4,7 @@ and the checkpoint as the single source of a model."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,16 +172,16 @@ def test_embedding_batches_shrink_with_the_side_so_memory_stays_bounded():
     assert batch_size_for(1000) == 16
 
 
+def tiny_checkpoint(images: torch.Tensor, folder) -> Path:
+    """A model of 16 px images trained two epochs, saved as a load saves it."""
+    model_cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
+    return fit(images, folder, model_cfg, TrainConfig(epochs=2, batch_size=16), {"source": "test"})
+
+
 def test_bfloat16_embeddings_match_float32_and_repeat_exactly(tmp_path):
     """Embedding runs in bfloat16 where the hardware has it; forced here on either path."""
     images = tiny_images()
-    path = fit(
-        images,
-        tmp_path,
-        ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
-        TrainConfig(epochs=2, batch_size=16),
-        {"source": "test"},
-    )
+    path = tiny_checkpoint(images, tmp_path)
     embedder = Embedder.from_file(path)
     embedder.bf16 = False
     exact, exact_errors = embedder.embed(images)
@@ -194,13 +195,7 @@ def test_bfloat16_embeddings_match_float32_and_repeat_exactly(tmp_path):
 
 def test_embedding_folds_batch_norms_into_convolutions_and_gives_the_trained_models_vectors(tmp_path):
     images = tiny_images()
-    path = fit(
-        images,
-        tmp_path,
-        ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8),
-        TrainConfig(epochs=2, batch_size=16),
-        {"source": "test"},
-    )
+    path = tiny_checkpoint(images, tmp_path)
     embedder = Embedder.from_file(path)
     embedder.bf16 = False
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in embedder.model.modules())
