@@ -74,6 +74,10 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     "two_views": ("contrastive over two views, without the small multi-crop views", {}, {}, {"small_views": 0}, {}),
     "recon_weight_1": ("reconstruction weighted 1 instead of 5", {}, {"recon_weight": 1.0}, {}, {}),
     "batch_256": ("batches of 256 instead of 64 (4x fewer steps)", {}, {"batch_size": 256}, {}, {}),
+    "batch_128": ("batches of 128 instead of 64", {}, {"batch_size": 128}, {}, {}),
+    "batch_32": ("batches of 32 instead of 64", {}, {"batch_size": 32}, {}, {}),
+    "temperature_0.1": ("contrastive temperature 0.1 instead of 0.2", {}, {"temperature": 0.1}, {}, {}),
+    "lr_1e-3": ("learning rate 1e-3 instead of 2e-3", {}, {"learning_rate": 1e-3}, {}, {}),
     "wider": ("encoder width 24 instead of 16", {"width": 24}, {}, {}, {}),
     "best_val_epoch": (
         "stop on the validation loss and keep its best epoch (the old rule)",

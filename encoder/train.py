@@ -60,7 +60,7 @@ def quiet(description: str, steps: int) -> Iterator[_Quiet]:
 class TrainConfig:
     epochs: int = 100  # at most; with a time budget, as many as fit in it
     time_budget_s: float | None = 540.0  # None: exactly `epochs` epochs (early stop aside)
-    batch_size: int = 256
+    batch_size: int = 64  # more optimiser steps in the budget: better than 128 or 256 (docs/measurements.md)
     learning_rate: float = 2e-3
     weight_decay: float = 5e-4
     temperature: float = 0.2
