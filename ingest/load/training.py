@@ -161,8 +161,8 @@ def recipe(side: int) -> tuple[ModelConfig, TrainConfig, int]:
       a photo, and averaging finds it wherever it is; thumbnails, all animal, keep the layout;
     - photos train on 48 px crops of the photo at 80 px: as good per epoch as 64 px crops, and
       more epochs fit the budget;
-    - batches of 64 (TrainConfig's default): the budget fits a few thousand steps of 64, four
-      times those of 256, and on photos and thumbnails alike more steps retrieve better;
+    - batches of 64 (TrainConfig's default): about four times the optimiser steps of 256 in the
+      same time; on thumbnails the best of 32 to 256 at the budget, on photos as good per epoch;
     - photos are embedded at 7/3 of training's side, thumbnails at 5/4: training's random crops
       show an animal larger than a centre crop does, and a larger side makes up for it (FixRes)."""
     if side <= 32:
