@@ -16,11 +16,7 @@ behaviour this module relies on.
 
 from __future__ import annotations
 
-import functools
-import os
-import re
 import shutil
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -39,6 +35,7 @@ from ingest.store.base import (
     Store,
     Where,
 )
+from ingest.store.edge_types import edge_filter, engine_errors, payload_selector, to_record, to_scored
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import Manifest
 from ingest.store.space import POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
@@ -47,57 +44,6 @@ QUERY_CHUNK = 256
 # Edge builds an HNSW graph only when asked (`optimize`). Below this many points an exact
 # search is already fast (about 4 ms at 60,000 on 2 cores), and building costs seconds.
 INDEX_MIN_POINTS = 50_000
-
-
-_OS_ERROR = re.compile(r"os error (\d+)")
-
-
-def _engine(method):
-    """Edge reports every failure as a plain Exception with a message; one that comes from the
-    file system ("... (os error 28)") is raised as the OSError it is, naming the store's folder,
-    so that it reaches the user as one line like any other file-system fault."""
-
-    @functools.wraps(method)
-    def wrapper(self: EdgeStore, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except (OSError, KeyError, ValueError, TypeError):
-            raise
-        except Exception as exc:
-            found = _OS_ERROR.search(str(exc))
-            if found is None:
-                raise
-            code = int(found.group(1))
-            raise OSError(code, os.strerror(code), str(self.root)) from exc
-
-    return wrapper
-
-
-def edge_filter(where: Where | None) -> qe.Filter | None:
-    if not where:
-        return None
-    must = []
-    if where.label:
-        must.append(qe.FieldCondition(key="label", match=qe.MatchValue(where.label)))
-    if where.source:
-        must.append(qe.FieldCondition(key="source", match=qe.MatchValue(where.source)))
-    if where.words:
-        must.append(qe.FieldCondition(key="path", match=qe.MatchText(where.words)))
-    must_not = [qe.HasIdCondition({uuid.UUID(i) for i in where.exclude_ids})] if where.exclude_ids else None
-    return qe.Filter(must=must or None, must_not=must_not)
-
-
-def _record(point) -> Record:
-    vector = np.asarray(point.vector, dtype=np.float32) if point.vector is not None else None
-    return Record(str(point.id), point.payload or {}, vector)
-
-
-def _scored(point) -> Scored:
-    return Scored(str(point.id), float(point.score), point.payload or {})
-
-
-def _selector(payload: bool | Sequence[str]) -> bool | list[str]:
-    return payload if isinstance(payload, bool) else list(payload)
 
 
 class EdgeStore(Store):
@@ -116,7 +62,7 @@ class EdgeStore(Store):
             self._lock.release()
             raise
 
-    @_engine
+    @engine_errors
     def _shard(self, name: str) -> qe.EdgeShard:
         if name not in self._shards:
             self._manifest.entry(name)
@@ -133,7 +79,7 @@ class EdgeStore(Store):
     def aliases(self) -> dict[str, str]:
         return dict(self._manifest.aliases)
 
-    @_engine
+    @engine_errors
     def create_collection(self, name: str, dim: int, metadata: dict, layout: Layout = Layout()) -> None:
         if name in self._manifest.collections:
             raise ValueError(f"collection {name!r} already exists")
@@ -151,7 +97,7 @@ class EdgeStore(Store):
         self._shards[name] = shard
         self._manifest.add(name, dim, metadata)
 
-    @_engine
+    @engine_errors
     def delete_collection(self, name: str) -> None:
         self._manifest.remove(name)  # gone for every reader before its files go
         shard = self._shards.pop(name, None)
@@ -176,7 +122,7 @@ class EdgeStore(Store):
         return self._manifest.entry(name)["dim"]
 
     # Points.
-    @_engine
+    @engine_errors
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         if not points:
             return
@@ -187,28 +133,28 @@ class EdgeStore(Store):
             qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)])
         )
 
-    @_engine
+    @engine_errors
     def retrieve(
         self, name: str, ids: Sequence[str], payload: bool | Sequence[str] = True, vectors: bool = False
     ) -> list[Record]:
-        found = self._shard(name).retrieve(list(ids), _selector(payload), vectors)
-        by_id = {str(p.id): _record(p) for p in found}
+        found = self._shard(name).retrieve(list(ids), payload_selector(payload), vectors)
+        by_id = {str(p.id): to_record(p) for p in found}
         return [by_id[i] for i in ids if i in by_id]
 
-    @_engine
+    @engine_errors
     def set_payload(self, name: str, ids: Sequence[str], payload: dict) -> None:
         ensure_room(self.root, POINT_BYTES * len(ids))
         self._shard(name).update(qe.UpdateOperation.set_payload(list(ids), payload))
 
-    @_engine
+    @engine_errors
     def delete(self, name: str, ids: Sequence[str]) -> None:
         self._shard(name).update(qe.UpdateOperation.delete_points(list(ids)))
 
-    @_engine
+    @engine_errors
     def count(self, name: str, where: Where | None = None) -> int:
         return self._shard(name).count(qe.CountRequest(exact=True, filter=edge_filter(where)))
 
-    @_engine
+    @engine_errors
     def scroll(
         self,
         name: str,
@@ -223,13 +169,13 @@ class EdgeStore(Store):
                 offset=offset,
                 limit=limit,
                 filter=edge_filter(where),
-                with_payload=_selector(payload),
+                with_payload=payload_selector(payload),
                 with_vector=vectors,
             )
         )
-        return [_record(p) for p in records], (str(next_offset) if next_offset is not None else None)
+        return [to_record(p) for p in records], (str(next_offset) if next_offset is not None else None)
 
-    @_engine
+    @engine_errors
     def search(
         self, name: str, vector: np.ndarray, limit: int, where: Where | None = None, min_score: float | None = None
     ) -> list[Scored]:
@@ -242,9 +188,9 @@ class EdgeStore(Store):
                 with_payload=True,
             )
         )
-        return [_scored(p) for p in found]
+        return [to_scored(p) for p in found]
 
-    @_engine
+    @engine_errors
     def search_batch(
         self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
     ) -> list[list[Scored]]:
@@ -255,10 +201,10 @@ class EdgeStore(Store):
                 qe.QueryRequest(limit=limit, query=qe.Query.Nearest(row), score_threshold=min_score, with_payload=False)
                 for row in rows[start : start + QUERY_CHUNK]
             ]
-            results += [[_scored(p) for p in found] for found in shard.query_batch(qe.QueryBatchRequest(requests))]
+            results += [[to_scored(p) for p in found] for found in shard.query_batch(qe.QueryBatchRequest(requests))]
         return results
 
-    @_engine
+    @engine_errors
     def recommend(
         self,
         name: str,
@@ -279,16 +225,16 @@ class EdgeStore(Store):
                 limit=limit, query=query, filter=edge_filter(where), score_threshold=min_score, with_payload=True
             )
         )
-        return [_scored(p) for p in found]
+        return [to_scored(p) for p in found]
 
-    @_engine
+    @engine_errors
     def sample(self, name: str, where: Where | None = None) -> Record | None:
         found = self._shard(name).query(
             qe.QueryRequest(limit=1, query=qe.Sample.Random, filter=edge_filter(where), with_payload=True)
         )
         return Record(str(found[0].id), found[0].payload or {}) if found else None
 
-    @_engine
+    @engine_errors
     def highest(self, name: str, key: str, limit: int) -> list[Record]:
         records, _ = self._shard(name).scroll(
             qe.ScrollRequest(
@@ -297,16 +243,16 @@ class EdgeStore(Store):
                 with_payload=True,
             )
         )
-        return [_record(p) for p in records]
+        return [to_record(p) for p in records]
 
-    @_engine
+    @engine_errors
     def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
         response = self._shard(name).facet(
             qe.FacetRequest(key=key, limit=100_000, exact=True, filter=edge_filter(where))
         )
         return {str(h.value): h.count for h in response.hits if h.count > 0}
 
-    @_engine
+    @engine_errors
     def build_index(self, name: str) -> bool:
         """Build the HNSW graph of a big collection (minutes at 500,000 points); True when built."""
         if self.count(name) < INDEX_MIN_POINTS:
@@ -317,7 +263,7 @@ class EdgeStore(Store):
         shard.flush()
         return built
 
-    @_engine
+    @engine_errors
     def flush(self) -> None:
         """Write every open collection's segments to disk (the write-ahead log already has
         the points: this makes reopening fast)."""

@@ -1,0 +1,65 @@
+"""Qdrant Edge's side of `edge.py`: our filters and selectors in Edge's types, Edge's points
+in ours, and Edge's errors as the exceptions the rest of the product handles."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+import qdrant_edge as qe
+
+from ingest.store.base import Record, Scored, Where
+
+_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def engine_errors(method):
+    """Edge reports every failure as a plain Exception with a message; one that comes from the
+    file system ("... (os error 28)") is raised as the OSError it is, naming the store's folder,
+    so that it reaches the user as one line like any other file-system fault."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, KeyError, ValueError, TypeError):
+            raise
+        except Exception as exc:
+            found = _OS_ERROR.search(str(exc))
+            if found is None:
+                raise
+            code = int(found.group(1))
+            raise OSError(code, os.strerror(code), str(self.root)) from exc
+
+    return wrapper
+
+
+def edge_filter(where: Where | None) -> qe.Filter | None:
+    if not where:
+        return None
+    must = []
+    if where.label:
+        must.append(qe.FieldCondition(key="label", match=qe.MatchValue(where.label)))
+    if where.source:
+        must.append(qe.FieldCondition(key="source", match=qe.MatchValue(where.source)))
+    if where.words:
+        must.append(qe.FieldCondition(key="path", match=qe.MatchText(where.words)))
+    must_not = [qe.HasIdCondition({uuid.UUID(i) for i in where.exclude_ids})] if where.exclude_ids else None
+    return qe.Filter(must=must or None, must_not=must_not)
+
+
+def to_record(point) -> Record:
+    vector = np.asarray(point.vector, dtype=np.float32) if point.vector is not None else None
+    return Record(str(point.id), point.payload or {}, vector)
+
+
+def to_scored(point) -> Scored:
+    return Scored(str(point.id), float(point.score), point.payload or {})
+
+
+def payload_selector(payload: bool | Sequence[str]) -> bool | list[str]:
+    return payload if isinstance(payload, bool) else list(payload)
