@@ -74,6 +74,13 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     "two_views": ("contrastive over two views, without the small multi-crop views", {}, {}, {"small_views": 0}, {}),
     "small_views_2": ("two small multi-crop views instead of four", {}, {}, {"small_views": 2}, {}),
     "crop_scale_0.08": ("crops of 8% to all of the photo instead of 25%", {}, {}, {"crop_scale": (0.08, 1.0)}, {}),
+    "colour_strong": (
+        "colour jitter twice as strong (brightness, contrast, saturation 0.8, hue 0.2), as SimCLR's strength 1",
+        {},
+        {},
+        {"brightness": 0.8, "contrast": 0.8, "saturation": 0.8, "hue": 0.2},
+        {},
+    ),
     "recon_weight_1": ("reconstruction weighted 1 instead of 5", {}, {"recon_weight": 1.0}, {}, {}),
     "batch_256": ("batches of 256 instead of 64 (4x fewer steps)", {}, {"batch_size": 256}, {}, {}),
     "batch_128": ("batches of 128 instead of 64", {}, {"batch_size": 128}, {}, {}),
