@@ -110,6 +110,14 @@ def test_search_and_info_errors(loaded_home, tmp_path):
     )
 
 
+def test_the_help_of_image_size_lists_the_sides_a_load_accepts(tmp_path):
+    from ingest.load.training import SIDES
+
+    done = run_cli(tmp_path / "home", "load", "--help")  # 200 columns: the help on one line
+    assert done.returncode == 0
+    assert f"({', '.join(map(str, SIDES[:-1]))} or {SIDES[-1]};" in done.stdout
+
+
 def test_a_missing_checkpoint_is_named_with_what_to_do(home_copy, tmp_path, mini_zip):
     for checkpoint in (home_copy / "models").glob("*/model.pt"):
         checkpoint.rename(checkpoint.with_suffix(".moved"))

@@ -36,7 +36,9 @@ def load(
     ] = None,
     image_size: Annotated[
         int | None,
-        typer.Option(help="Model input side in pixels when training (32, 64 or 128; default: chosen from the photos)."),
+        typer.Option(
+            help="Model input side in pixels when training (32, 48, 64, 96 or 128; default: chosen from the photos)."
+        ),
     ] = None,
     shards: Annotated[int | None, typer.Option(min=1, help="Shards of a new collection (Qdrant cluster).")] = None,
     replicas: Annotated[int | None, typer.Option(min=1, help="Replicas of each shard (Qdrant cluster).")] = None,
