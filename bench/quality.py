@@ -204,22 +204,23 @@ def product(zip_path: Path, scratch: Path) -> dict:
     env = {**os.environ, "CBIR_HOME": str(home)}
     env.pop("QDRANT_URL", None)
 
-    def cli(*args: str) -> dict:
-        """One `ingest` command, as a user runs it; its JSON output."""
+    def cli(*args: str) -> tuple[dict, str]:
+        """One `ingest` command, as a user runs it; its JSON output and what it said on stderr."""
         done = subprocess.run(
             [sys.executable, "-m", "ingest.cli", *args, "--json"], cwd=ROOT, env=env, capture_output=True, text=True
         )
         if done.returncode:
             raise SystemExit(f"ingest {args[0]} failed: {done.stderr[-2000:]}")
-        return json.loads(done.stdout)
+        return json.loads(done.stdout), done.stderr
 
     started = time.perf_counter()
-    loaded = cli("load", str(zip_path))
+    loaded, said = cli("load", str(zip_path))
     wall = time.perf_counter() - started
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the load is the only child yet
-    evaluated, info = cli("evaluate"), cli("info")
+    (evaluated, _), (info, _) = cli("evaluate"), cli("info")
     return {
         "load_minutes": round(wall / 60, 2),
+        "training_budget": next((line for line in said.splitlines() if line.startswith("training for ")), None),
         "train_seconds": round(loaded["train_seconds"]),
         "peak_rss_mb": round(rss),
         "points": info["points"],

@@ -215,7 +215,10 @@ def train(
     stopper = EarlyStopping(cfg.patience)
     best_state = copy.deepcopy(run.model.state_dict()) if cfg.patience is not None else None
     planned = cfg.epochs if cfg.time_budget_s is None else None  # known after the first epoch
-    key = training_state.state_key(resumable.data_fingerprint, model_cfg.to_dict(), cfg.to_dict()) if resumable else ""
+    # The budget says how long to train, not what: a load resumed with a budget a few seconds
+    # different (it depends on how long reading took) goes on with the same training.
+    what = {**cfg.to_dict(), "time_budget_s": cfg.time_budget_s is not None}
+    key = training_state.state_key(resumable.data_fingerprint, model_cfg.to_dict(), what) if resumable else ""
     saved = training_state.load(resumable.path, key) if resumable else None
     if saved:
         run.restore(saved)

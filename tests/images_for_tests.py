@@ -88,6 +88,11 @@ def write_zip(path, files: dict[str, bytes], unsafe: bool = False) -> None:
             zf.writestr(link, "/etc/passwd")
 
 
+def photos_zip(path, count: int, size: tuple[int, int] = (300, 200)) -> None:
+    """A zip of `count` JPEG photos of `size`, large enough to be treated as photos, not thumbnails."""
+    write_zip(path, {f"animals/{i:02d}.jpg": _save(photo(i, size), "JPEG", quality=85) for i in range(count)})
+
+
 UNSAFE_REASONS = {
     "/tmp/cbir-escape-absolute.png": "unsafe path",
     "../cbir-escape-dotdot.png": "unsafe path",

@@ -4,22 +4,25 @@ and the checkpoint as the single source of a model."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import encoder.fit
 from encoder import checkpoint as ckpt
 from encoder import training_state
 from encoder.checkpoint import TransformSpec
+from encoder.device import pick_device
 from encoder.embed import Embedder, batch_size_for, latents, whitening_matrix
 from encoder.fit import fit
 from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.losses import nt_xent
 from encoder.model import ModelConfig
 from encoder.schedule import EarlyStopping, epochs_that_fit
-from encoder.train import Resumable, TrainConfig, train
+from encoder.train import Resumable, TrainConfig, split, train
 from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform, to_float
 
 from images_for_tests import photo
@@ -177,6 +180,21 @@ def test_whitening_gives_unit_variance_in_every_direction_and_the_stored_vector_
     assert np.allclose(embedder.embed(images)[0], expected, atol=1e-5)
 
 
+def test_the_embedding_mean_comes_from_a_bounded_random_sample_of_the_training_images(tmp_path, monkeypatch):
+    monkeypatch.setattr(encoder.fit, "STATS_IMAGES", 10)
+    images, cfg = tiny_images(), TrainConfig(epochs=1, batch_size=16)
+    path = fit(images, tmp_path, ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8), cfg, {})
+    checkpoint = ckpt.load(path)
+    assert checkpoint.summary["embedding_stats_images"] == 10
+    train_indices, _ = split(len(images), cfg)  # fit's own split: the same seed, a random order
+    device = pick_device()  # as fit computed them
+    model = checkpoint.build_model().to(device)
+    expected = latents(model, images[train_indices[:10]], device, flip_average=True).mean(0).cpu()
+    assert torch.allclose(checkpoint.embedding_mean, expected, atol=1e-5)
+    others = latents(model, images[train_indices[10:]], device, flip_average=True).mean(0).cpu()
+    assert not torch.allclose(checkpoint.embedding_mean, others, atol=1e-3)  # it is that sample's mean
+
+
 def test_embedding_batches_shrink_with_the_side_so_memory_stays_bounded():
     assert batch_size_for(40) == batch_size_for(80) == 256
     assert batch_size_for(112) * 112**2 <= 256 * 80**2 and batch_size_for(112) >= 128
@@ -244,6 +262,26 @@ def test_an_interrupted_training_resumes_and_other_data_starts_fresh(tmp_path):
     assert len(said) == 1 and "1 of 3 epochs done" in said[0]
     other = train(tiny_images(), model_cfg, cfg, resumable=Resumable(tmp_path / "state.pt", "photos-v2"))
     assert other.resumed_from == 0  # a state saved for other data is never resumed
+
+
+def test_a_resumed_load_goes_on_whatever_its_budget_but_not_as_an_exact_epoch_count(tmp_path):
+    # A load's budget depends on how long its reading took, so it differs a little between runs.
+    model_cfg = ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
+    resumable = Resumable(tmp_path / "state.pt", "photos")
+
+    def stop_at_epoch_2(record, model):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    budgeted = TrainConfig(epochs=3, time_budget_s=1000.0, batch_size=16)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_images(), model_cfg, budgeted, on_epoch=stop_at_epoch_2, resumable=resumable)
+    exact = train(tiny_images(), model_cfg, replace(budgeted, time_budget_s=None), resumable=resumable)
+    assert exact.resumed_from == 0  # --epochs N is another training
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_images(), model_cfg, budgeted, on_epoch=stop_at_epoch_2, resumable=resumable)
+    resumed = train(tiny_images(), model_cfg, replace(budgeted, time_budget_s=990.0), resumable=resumable)
+    assert resumed.resumed_from == 1 and len(resumed.history) == 3
 
 
 def test_a_long_epoch_is_saved_within_and_resumed_at_its_step(tmp_path, monkeypatch):

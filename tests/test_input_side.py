@@ -3,7 +3,6 @@ the side that keeps an animal recognisable, and the reason is said in one line."
 
 from __future__ import annotations
 
-import io
 import json
 
 from PIL import Image
@@ -11,7 +10,7 @@ from PIL import Image
 from ingest.load.training import PHOTO_SIDE, SIDES, choose_side, recipe
 
 from conftest import run_cli
-from images_for_tests import photo, write_zip
+from images_for_tests import photos_zip
 
 
 def test_thumbnails_keep_their_size():
@@ -40,13 +39,8 @@ def test_a_few_huge_panoramas_change_nothing():
 
 
 def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
-    files = {}
-    for i in range(20):
-        buffer = io.BytesIO()
-        photo(i, (300, 200)).save(buffer, "JPEG", quality=85)
-        files[f"animals/{i:02d}.jpg"] = buffer.getvalue()
     archive = tmp_path / "photos.zip"
-    write_zip(archive, files)
+    photos_zip(archive, 20)
     home = tmp_path / "home"
     result = run_cli(home, "load", str(archive), "--epochs", "1")
     assert result.returncode == 0, result.stderr

@@ -22,6 +22,7 @@ from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
 from encoder.transforms import fixed_transform
 from ingest.errors import UserError
 from ingest.images import picture_size
+from ingest.load.budget import embedding_seconds, training_budget
 from ingest.load.reader import RawFile, Skipped, Source
 from ingest.load.records import read_records
 from ingest.progress import progress
@@ -146,6 +147,11 @@ def train_model(
     info["input_side"] = said
     if epochs is not None:  # --epochs N: exactly N epochs, instead of as many as fit the time budget
         train_cfg = replace(train_cfg, epochs=epochs, time_budget_s=None)
+    elif train_cfg.time_budget_s is not None:
+        after = embedding_seconds(model_cfg, images, info["images"])
+        budget = training_budget(train_cfg.time_budget_s, time.perf_counter() - started, after)
+        train_cfg = replace(train_cfg, time_budget_s=budget.seconds)
+        notify(f"training for {budget.seconds:.0f} s: {budget.reason}")
     purpose = "retrain" if request.retrain else "load"
     state = models_dir / "training" / f"{request.collection}.pt"
     resumable = Resumable(state, f"{info['fingerprint']}:{purpose}", notify)
