@@ -128,21 +128,30 @@ def measure(open_store, vectors: np.ndarray, labels: list[str], evaluate_too: bo
     return result
 
 
-def variants_zip(path: Path, photos: int) -> None:
+def variants_zip(path: Path, photos: int, sources: tuple[str, ...] = ("cifar10-animals",), longest: int = 0) -> None:
+    """`photos` distinct files made from the zips of ../shared/datasets named in `sources` (see
+    the docstring). With `longest`, each photo is first shrunk to at most that longer side (JPEG
+    draft decoding), so that tens of thousands of photo-sized files are made in minutes."""
     import io
     import zipfile
 
     from PIL import Image, ImageOps
 
-    with zipfile.ZipFile(ROOT.parent / "shared" / "datasets" / "cifar10-animals.zip") as source:
-        originals = [(i.filename, source.read(i)) for i in source.infolist() if not i.is_dir()]
+    originals = []
+    for name in sources:
+        with zipfile.ZipFile(ROOT.parent / "shared" / "datasets" / f"{name}.zip") as source:
+            originals += [(i.filename, source.read(i)) for i in source.infolist() if not i.is_dir()]
     with zipfile.ZipFile(path, "w") as out:
         for n in range(photos):
             name, data = originals[n % len(originals)]
             variant = n // len(originals)
-            image = Image.open(io.BytesIO(data)).convert("RGB")
+            image = Image.open(io.BytesIO(data))
+            if longest:
+                image.draft("RGB", (longest, longest))
+                image.thumbnail((longest, longest))
+            image = image.convert("RGB")
             image = ImageOps.mirror(image) if variant % 2 else image
-            image = image.rotate(90 * (variant // 2 % 4))
+            image = image.rotate(90 * (variant // 2 % 4), expand=True)
             if variant >= 8:  # shift by a pixel or two: new bytes again
                 shift = 1 + variant // 8
                 image = image.crop((shift, shift, image.width, image.height)).resize(image.size)
