@@ -7,25 +7,16 @@ import math
 import statistics
 
 PLAN_GROWS_UNTIL = 3  # epochs at least; see epochs_that_fit
-# A large collection's epoch can take most of the budget (25,000 photos: 290 s of 405 on 2
-# cores). Warming up over a whole epoch and planning only after it would leave its one epoch at
-# the peak learning rate, never annealed. So the warm-up lasts at most WARMUP_STEPS, and a first
-# epoch longer than PLAN_AFTER_STEPS is planned from the time of its first PLAN_AFTER_STEPS steps.
-# Both are above the steps of an epoch of every collection measured (84 at most: 6,000
-# thumbnails in batches of 64), whose schedules they leave as they were.
-WARMUP_STEPS = 100
-PLAN_AFTER_STEPS = 100
 
 
 class WarmupCosine:
-    """Linear warm-up over the first epoch (at most WARMUP_STEPS), then cosine decay to zero at
-    the last planned epoch."""
+    """Linear warm-up over the first epoch, then cosine decay to zero at the last planned one."""
 
     def __init__(self, peak: float, steps_per_epoch: int, epochs: int) -> None:
         self.peak, self.steps_per_epoch, self.epochs = peak, steps_per_epoch, epochs
 
     def lr(self, step: int) -> float:
-        warmup = min(self.steps_per_epoch, WARMUP_STEPS)
+        warmup = self.steps_per_epoch
         if step < warmup:
             return self.peak * (step + 1) / warmup
         progress = (step - warmup) / max(1, self.steps_per_epoch * self.epochs - warmup)

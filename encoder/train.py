@@ -6,9 +6,9 @@ is what retrieval needs and what pixel MSE alone does not give (`losses`). Each 
 two full-size views and a few small, tighter ones (multi-crop, as in SwAV).
 
 By default training runs for a time budget rather than a fixed number of epochs: the first
-epochs measure how long an epoch takes on this machine (a long first epoch, its first steps), and
-the learning-rate schedule is laid out over as many epochs as fit (`schedule.epochs_that_fit`).
-With a state file, an interrupted run resumes where it stopped (`training_state`).
+epochs measure how long an epoch takes on this machine, and the learning-rate schedule is laid
+out over as many epochs as fit (`schedule.epochs_that_fit`). With a state file, an interrupted
+run resumes where it stopped (`training_state`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from encoder import training_state
 from encoder.device import autocast, bf16_is_fast, pick_device
 from encoder.losses import training_losses
 from encoder.model import Autoencoder, ModelConfig
-from encoder.schedule import PLAN_AFTER_STEPS, EarlyStopping, WarmupCosine, epochs_that_fit
+from encoder.schedule import EarlyStopping, WarmupCosine, epochs_that_fit
 from encoder.transforms import AugmentConfig, BatchAugment, to_float
 
 MIN_TRAIN_IMAGES = 16
@@ -135,20 +135,16 @@ class _Run:
         self.step = 0
         self.in_epoch: dict | None = None  # an epoch under way: its order, step and loss sums
 
-    def train_epoch(
-        self, on_step: Callable[[float], None], on_save: Callable[[], None], on_pace: Callable[[float], None]
-    ) -> list[float]:
+    def train_epoch(self, on_step: Callable[[float], None], on_save: Callable[[], None]) -> list[float]:
         """One pass over the training images (or the rest of one a saved state began); mean
-        [total, recon, contrastive] losses. on_save runs every SAVE_EVERY_S of a long epoch;
-        on_pace gets the seconds per step of this pass's first PLAN_AFTER_STEPS steps."""
+        [total, recon, contrastive] losses. on_save runs every SAVE_EVERY_S of a long epoch."""
         self.model.train()
         if self.in_epoch is None:
             order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.gen)]
             self.in_epoch = {"order": order, "step": 0, "sums": torch.zeros(3)}
         order, sums = self.in_epoch["order"], self.in_epoch["sums"]
-        saved = started = time.monotonic()
-        first = self.in_epoch["step"]
-        for i in range(first, self.steps_per_epoch):
+        saved = time.monotonic()
+        for i in range(self.in_epoch["step"], self.steps_per_epoch):
             for group in self.optimizer.param_groups:
                 group["lr"] = self.schedule.lr(self.step)
             x = to_float(self.data[order[i * self.batch : (i + 1) * self.batch].to(self.device)])
@@ -161,8 +157,6 @@ class _Run:
             sums += torch.tensor([total.item(), recon.item(), contrastive.item()])
             self.in_epoch["step"] = i + 1
             on_step(sums[0].item() / (i + 1))
-            if i + 1 - first == PLAN_AFTER_STEPS:
-                on_pace((time.monotonic() - started) / PLAN_AFTER_STEPS)
             if time.monotonic() - saved >= training_state.SAVE_EVERY_S and i + 1 < self.steps_per_epoch:
                 on_save()
                 saved = time.monotonic()
@@ -254,22 +248,13 @@ def train(
                 },
             )
 
-    def plan_early(seconds_per_step: float) -> None:
-        """A long first epoch is planned from its first steps (schedule.PLAN_AFTER_STEPS)."""
-        nonlocal planned
-        if planned is None:
-            guess = seconds_per_step * run.steps_per_epoch
-            planned = run.schedule.epochs = epochs_that_fit(cfg.time_budget_s, cfg.epochs, [guess], None)
-
     stopped_early = False
     while len(history) < (planned or len(history) + 1):
         epoch = len(history) + 1
         epoch_start = time.perf_counter()
         title = f"epoch {epoch}/{planned}" if planned else f"epoch {epoch} (timing it)"
         with progress(title, run.steps_per_epoch) as bar:
-            losses = run.train_epoch(
-                lambda mean, t=title: bar.advance(description=f"{t}  loss {mean:.4f}"), save, plan_early
-            )
+            losses = run.train_epoch(lambda mean, t=title: bar.advance(description=f"{t}  loss {mean:.4f}"), save)
             val = run.validation_losses()
             epoch_seconds.append(time.perf_counter() - epoch_start)
             planned = epochs_that_fit(cfg.time_budget_s, cfg.epochs, epoch_seconds, planned)

@@ -12,8 +12,6 @@ import pytest
 import torch
 
 import encoder.fit
-import encoder.schedule
-import encoder.train
 from encoder import checkpoint as ckpt
 from encoder import training_state
 from encoder.checkpoint import TransformSpec
@@ -23,7 +21,7 @@ from encoder.fit import fit
 from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.losses import nt_xent
 from encoder.model import ModelConfig
-from encoder.schedule import WARMUP_STEPS, EarlyStopping, WarmupCosine, epochs_that_fit
+from encoder.schedule import EarlyStopping, epochs_that_fit
 from encoder.train import Resumable, TrainConfig, split, train
 from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform, to_float
 
@@ -78,28 +76,6 @@ def test_early_stopping_waits_patience_epochs_after_the_best():
     # 3.99995 is not better by min_delta, so epoch 4 does not reset the count.
     assert decisions == [(True, False), (True, False), (False, False), (False, True), (False, True)]
     assert stopper.best_epoch == 2
-
-
-def test_the_warm_up_lasts_an_epoch_of_a_small_collection_and_at_most_warmup_steps_of_a_large_one():
-    small = WarmupCosine(1.0, steps_per_epoch=84, epochs=10)  # 6,000 thumbnails in batches of 64
-    assert [small.lr(s) for s in (0, 41, 83)] == [1 / 84, 42 / 84, 1.0]  # as before the cap
-    large = WarmupCosine(1.0, steps_per_epoch=400, epochs=1)  # 25,600 photos, one epoch planned
-    assert large.lr(WARMUP_STEPS - 1) == 1.0
-    progress = (399 - WARMUP_STEPS) / (400 - WARMUP_STEPS)
-    assert large.lr(399) == pytest.approx(0.5 * (1 + np.cos(np.pi * progress)))  # annealed by the end
-    assert large.lr(399) < 1e-4
-
-
-def test_a_long_first_epoch_is_planned_from_its_first_steps_so_it_anneals(monkeypatch):
-    images, model_cfg = tiny_images(200), ModelConfig(image_size=16, width=8, latent_dim=16, projection_dim=8)
-    cfg = TrainConfig(epochs=100, time_budget_s=1e-3, batch_size=16)  # one epoch fits, whatever its time
-    as_before = train(images, model_cfg, cfg)  # 11 steps an epoch, fewer than PLAN_AFTER_STEPS
-    assert len(as_before.history) == 1
-    assert as_before.history[0]["lr"] == pytest.approx(cfg.learning_rate)  # the end of the warm-up: never annealed
-    monkeypatch.setattr(encoder.train, "PLAN_AFTER_STEPS", 3)
-    monkeypatch.setattr(encoder.schedule, "WARMUP_STEPS", 2)
-    early = train(images, model_cfg, cfg)
-    assert len(early.history) == 1 and early.history[0]["lr"] < 0.05 * cfg.learning_rate
 
 
 def test_the_time_budget_plans_epochs_grows_the_plan_only_early_and_never_overruns():
