@@ -1,12 +1,20 @@
 """The model's input side, chosen from the photos' sizes: thumbnails stay small, photos get
-the side that keeps an animal recognisable, and the reason is said in one line."""
+the side that keeps an animal recognisable, and the reason is said in one line. And the photos
+training sees at that side: a uniform sample, bounded in memory."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
+import torch
 from PIL import Image
 
+from encoder.checkpoint import TransformSpec
+from encoder.transforms import fixed_transform
+from ingest.load import training
+from ingest.load.reader import Source
 from ingest.load.training import PHOTO_SIDE, SIDES, choose_side, recipe
 
 from conftest import run_cli
@@ -54,3 +62,20 @@ def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     assert facts["model"]["image_size"] == PHOTO_SIDE and facts["model"]["embed_side"] == embed_side
     assert facts["model"]["trained_on"]["input_side"] == said[0].removeprefix("input side ")
     assert Image.open(facts["pictures"]["reconstructions"]).size[1] > 0
+
+
+def test_the_training_sample_is_a_bounded_uniform_sample_of_the_photos(tmp_path, monkeypatch):
+    archive = tmp_path / "photos.zip"
+    photos_zip(archive, 20, size=(60, 40))
+    spec = TransformSpec(image_size=32)
+    monkeypatch.setattr(training, "MAX_TRAIN_BYTES", 5 * 3 * 32**2)  # room for 5 photos
+    sample, info = training.training_images(Source(archive), spec, print, False)
+    assert sample.shape == (5, 3, 32, 32) and info["trained_on"] == 5 and info["images"] == 20
+    every = [fixed_transform(Image.open(io.BytesIO(data)), spec) for data in zip_bytes(archive)]
+    picked = [next(i for i, photo in enumerate(every) if torch.equal(photo, row)) for row in sample]
+    assert len(set(picked)) == 5 and set(picked) != set(range(5))  # a reservoir, not the first five
+
+
+def zip_bytes(archive) -> list[bytes]:
+    with zipfile.ZipFile(archive) as zf:
+        return [zf.read(name) for name in sorted(zf.namelist())]
