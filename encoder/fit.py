@@ -19,7 +19,7 @@ from encoder.train import ProgressFactory, Resumable, TrainConfig, quiet, train
 
 # The embedding's mean and whitening are estimated on at most this many training images: 32 per
 # dimension of a 256-d latent. A 50,000-photo load then embeds 8,192 photos for them, not its
-# whole training sample of up to 28,000 (minutes on 2 cores), and never copies that sample.
+# whole training sample of up to 14,000 (a minute more on 2 cores), and never copies that sample.
 STATS_IMAGES = 8192
 
 
