@@ -198,8 +198,9 @@ def embedding_variants(embedder: Embedder, data: torch.Tensor, labels: list[str]
     }
 
 
-def product(zip_path: Path, scratch: Path) -> dict:
-    """The real `ingest load ZIP` (training included), then `ingest evaluate`."""
+def product(zip_path: Path, scratch: Path, epochs: int | None = None) -> dict:
+    """The real `ingest load ZIP` (training included), then `ingest evaluate`; with `epochs`,
+    `ingest load ZIP --epochs N`: what training longer than the budget buys."""
     home = scratch / "product-home"
     env = {**os.environ, "CBIR_HOME": str(home)}
     env.pop("QDRANT_URL", None)
@@ -214,7 +215,7 @@ def product(zip_path: Path, scratch: Path) -> dict:
         return json.loads(done.stdout), done.stderr
 
     started = time.perf_counter()
-    loaded, said = cli("load", str(zip_path))
+    loaded, said = cli("load", str(zip_path), *(["--epochs", str(epochs)] if epochs else []))
     wall = time.perf_counter() - started
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the load is the only child yet
     (evaluated, _), (info, _) = cli("evaluate"), cli("info")
@@ -243,6 +244,7 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=None, help="keep this many photos of each label")
     parser.add_argument("--product", action="store_true", help="also the real ingest load + ingest evaluate")
     parser.add_argument("--keep", type=Path, default=None, help="keep models and stores here")
+    parser.add_argument("--epochs", type=int, default=None, help="--product trains exactly this many epochs")
     args = parser.parse_args()
     zip_path = Path(args.zip) if args.zip.endswith(".zip") else DATASETS / f"{args.zip}.zip"
     scratch = args.keep or Path(tempfile.mkdtemp(prefix="cbir-quality-"))
@@ -268,7 +270,7 @@ def main() -> None:
     }
     if args.product:
         report["product"] = product(
-            zip_path if not args.subset else subset_zip(zip_path, images, labels, scratch), scratch
+            zip_path if not args.subset else subset_zip(zip_path, images, labels, scratch), scratch, args.epochs
         )
     print(json.dumps(report, indent=2))
 
