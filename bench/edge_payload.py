@@ -1,0 +1,68 @@
+"""What a payload costs on its way into Qdrant Edge: microseconds per point to build Edge's
+`Point` in `qdrant-edge-py` (the binding, before the engine sees it), by the type of the payload's
+fields, and for the payload `ingest load` writes. This conversion, with the GIL held, is most of
+an upsert's time on this project's machine (docs/measurements.md, "The embedded store at 100,000
+points"). Prints JSON.
+
+    python bench/edge_payload.py [--points 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from importlib.metadata import version
+from pathlib import Path
+
+import qdrant_edge as qe
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
+
+from ingest.load.records import ImageRecord, now  # noqa: E402
+
+FIELDS = 11  # as many as the product's payload
+
+
+def product_payload() -> dict:
+    record = ImageRecord("cats/lion/00042.jpg", "bigcats.zip", "lion", 640, 480, "JPEG", 48_213, "ab" * 32, None)
+    return record.payload("0123456789abcdef", 0.0123, now())
+
+
+def microseconds_per_point(payload: dict, points: int) -> float:
+    ids, vector = [str(uuid.uuid4()) for _ in range(points)], [0.1] * 256
+    best = float("inf")
+    for _ in range(3):  # the best of three: this machine's timings vary by 15% from run to run
+        started = time.perf_counter()
+        for i in range(points):
+            qe.Point(ids[i], vector, payload)
+        best = min(best, time.perf_counter() - started)
+    return round(best / points * 1e6, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=20_000)
+    args = parser.parse_args()
+    payloads = {
+        "no payload": {},
+        f"{FIELDS} booleans": {f"f{i}": True for i in range(FIELDS)},
+        f"{FIELDS} integers": {f"f{i}": 48_213 for i in range(FIELDS)},
+        f"{FIELDS} floats": {f"f{i}": 0.0123 for i in range(FIELDS)},
+        f"{FIELDS} strings": {f"f{i}": "lion" for i in range(FIELDS)},
+        "the product's payload": product_payload(),
+    }
+    report = {"points": args.points, "qdrant_edge_py": version("qdrant-edge-py")}
+    report["us_per_point"] = {name: microseconds_per_point(payload, args.points) for name, payload in payloads.items()}
+    empty = report["us_per_point"]["no payload"]
+    report["us_per_field"] = {
+        name: round((us - empty) / FIELDS, 2) for name, us in report["us_per_point"].items() if name.startswith(str(FIELDS))
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
