@@ -46,6 +46,7 @@ bench: install
 	for zip in bigcats dogbreeds cifar10-animals; do $(BIN)/python bench/quality.py --zip $$zip --product; done
 	$(BIN)/python bench/quality.py --zip bigcats --subset 100 --product
 	$(BIN)/python bench/scale.py --points 100000 --load-photos 50000
+	$(BIN)/python bench/edge_payload.py
 	$(BIN)/python bench/query.py
 
 clean:

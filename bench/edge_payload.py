@@ -59,7 +59,9 @@ def main() -> None:
     report["us_per_point"] = {name: microseconds_per_point(payload, args.points) for name, payload in payloads.items()}
     empty = report["us_per_point"]["no payload"]
     report["us_per_field"] = {
-        name: round((us - empty) / FIELDS, 2) for name, us in report["us_per_point"].items() if name.startswith(str(FIELDS))
+        name: round((us - empty) / FIELDS, 2)
+        for name, us in report["us_per_point"].items()
+        if name.startswith(str(FIELDS))
     }
     print(json.dumps(report, indent=2))
 

@@ -13,7 +13,6 @@ import sys
 import zipfile
 
 import pytest
-
 import torch
 from PIL import Image
 
