@@ -170,7 +170,7 @@ def train_model(
 def return_freed_heap() -> None:
     """Hand the memory training freed back to the system before the embedding begins. glibc
     keeps freed blocks below its mmap threshold for reuse, and after training they are hundreds
-    of MB (375 MB on `bigcats.zip`) that the embedding's own peak would stack on
+    of MB (367 MB on `bigcats.zip`) that the embedding's own peak would stack on
     (docs/measurements.md). Nothing to do where the C library has no malloc_trim."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
