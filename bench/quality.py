@@ -206,13 +206,19 @@ def product(zip_path: Path, scratch: Path, epochs: int | None = None) -> dict:
     env.pop("QDRANT_URL", None)
 
     def cli(*args: str) -> tuple[dict, str]:
-        """One `ingest` command, as a user runs it; its JSON output and what it said on stderr."""
-        done = subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args, "--json"], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        if done.returncode:
-            raise SystemExit(f"ingest {args[0]} failed: {done.stderr[-2000:]}")
-        return json.loads(done.stdout), done.stderr
+        """One `ingest` command, as a user runs it; its JSON output and what it said on stderr,
+        which is passed on as it comes (a long load's epochs show in this script's log)."""
+        command = [sys.executable, "-m", "ingest.cli", *args, "--json"]
+        with tempfile.TemporaryFile("w+") as stdout:
+            done = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
+            said = []
+            for line in done.stderr:
+                said.append(line)
+                print(f"  {line}", end="", file=sys.stderr, flush=True)
+            if done.wait():
+                raise SystemExit(f"ingest {args[0]} failed: {''.join(said)[-2000:]}")
+            stdout.seek(0)
+            return json.load(stdout), "".join(said)
 
     started = time.perf_counter()
     loaded, said = cli("load", str(zip_path), *(["--epochs", str(epochs)] if epochs else []))
