@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from baselines import baseline_features  # noqa: E402
 
 from encoder.checkpoint import TransformSpec  # noqa: E402
+from encoder.device import bf16_is_fast  # noqa: E402
 from encoder.embed import Embedder, latents  # noqa: E402
 from encoder.fit import fit  # noqa: E402
 from encoder.transforms import fixed_transform  # noqa: E402
@@ -264,6 +265,7 @@ def main() -> None:
         "budget_s": args.budget_s,
         "input_side": choose_side([min(s) for s in sizes]).reason,
         "device": str(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "machine": machine(),
         "torch_threads": torch.get_num_threads(),
     }
     report["baselines"] = {
@@ -279,6 +281,25 @@ def main() -> None:
             zip_path if not args.subset else subset_zip(zip_path, images, labels, scratch), scratch, args.epochs
         )
     print(json.dumps(report, indent=2))
+
+
+def machine() -> dict:
+    """What the figures were measured on: two machines with 2 cores differ by twice in training
+    speed when one has native bfloat16 (docs/measurements.md)."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:  # not Linux
+        pass
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+        "native_bf16": bf16_is_fast(device),
+        "torch": torch.__version__,
+    }
 
 
 def subset_zip(zip_path: Path, images: list[Image.Image], labels: list[str], scratch: Path) -> Path:
