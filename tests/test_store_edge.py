@@ -132,3 +132,82 @@ def test_a_loaded_collection_indexes_exactly_the_fields_filters_and_orderings_us
     assert {field: info.points for field, info in schema.items()} == dict.fromkeys(
         ["label", "source", "path", "recon_error"], points
     )
+
+
+# Vectors of 2,048 dimensions: Edge indexes a segment once it holds about 10 MB of vectors, so
+# that a few thousand points are enough to make it build a graph.
+WIDE, CHUNK, WRITTEN = 2048, 1500, 3000
+
+WRITER = """
+import os, signal, sys, threading
+import numpy as np
+from pathlib import Path
+from ingest.store import Point
+from ingest.store import edge_indexing
+from ingest.store.edge import EdgeStore
+edge_indexing.INDEX_CHUNK = int(sys.argv[2])
+vectors = np.random.default_rng(0).standard_normal((int(sys.argv[3]), int(sys.argv[4])))
+store = EdgeStore(Path(sys.argv[1]))
+store.create_collection("wide", vectors.shape[1], {})
+ident = "00000000-0000-0000-0000-{:012d}".format
+for start in range(0, len(vectors), 250):
+    store.upsert("wide", [Point(ident(i), vectors[i], {"i": i}) for i in range(start, start + 250)])
+    if any(t.name.startswith("index-") and t.is_alive() for t in threading.enumerate()):
+        print(start + 250, flush=True)  # the points written, the last batch's among them
+        os.kill(os.getpid(), signal.SIGKILL)  # while the graph is being built
+"""
+
+
+def wide_vectors():
+    import numpy as np
+
+    vectors = np.random.default_rng(0).standard_normal((WRITTEN, WIDE))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_a_big_load_builds_its_graph_while_it_writes_and_searches_find_every_point(tmp_path, monkeypatch):
+    import qdrant_edge as qe
+
+    from ingest.store import edge_indexing
+    from ingest.store.edge import EdgeStore
+
+    monkeypatch.setattr(edge_indexing, "INDEX_CHUNK", CHUNK)
+    vectors = wide_vectors()
+    ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(WRITTEN)]
+    with EdgeStore(tmp_path / "edge") as store:
+        store.create_collection("wide", WIDE, {})
+        for start in range(0, WRITTEN, 250):
+            store.upsert("wide", [Point(ids[i], vectors[i], {"i": i}) for i in range(start, start + 250)])
+        store.build_index("wide")  # waits for the background build: below 50,000 points, no more
+        assert store.count("wide") == WRITTEN
+        for i in range(0, WRITTEN, 100):  # every stored vector finds itself first, in every segment
+            assert store.search("wide", vectors[i], 1)[0].id == ids[i]
+    shard = qe.EdgeShard.load(str(tmp_path / "edge" / "collections" / "wide"))
+    try:
+        assert shard.info().indexed_vectors_count >= CHUNK  # built in the background, kept on disk
+    finally:
+        shard.close()
+
+
+def test_kill_9_while_a_graph_is_built_loses_nothing(tmp_path):
+    from ingest.store.edge import EdgeStore
+
+    root = tmp_path / "edge"
+    killed = subprocess.run(
+        [sys.executable, "-c", WRITER, str(root), str(CHUNK), str(WRITTEN), str(WIDE)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -9, killed.stderr  # killed while the graph was being built
+    written = int(killed.stdout)
+    assert written >= CHUNK
+    vectors = wide_vectors()
+    with EdgeStore(root) as store:
+        assert store.count("wide") == written  # every acknowledged write, from the write-ahead log
+        for i in range(0, written, 150):
+            assert store.search("wide", vectors[i], 1)[0].id == f"00000000-0000-0000-0000-{i:012d}"
+        store.build_index("wide")
+    with EdgeStore(root) as store:
+        assert store.count("wide") == written

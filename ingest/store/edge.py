@@ -16,6 +16,7 @@ behaviour this module relies on.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from ingest.store.base import (
     Store,
     Where,
 )
+from ingest.store.edge_indexing import BackgroundIndexing, optimizers_config
 from ingest.store.edge_types import edge_filter, engine_errors, payload_selector, to_record, to_scored
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import Manifest
@@ -56,6 +58,7 @@ class EdgeStore(Store):
         self._lock = DirectoryLock(root / "lock")
         self._lock.acquire(wait_s, on_wait)
         self._shards: dict[str, qe.EdgeShard] = {}
+        self._indexing = BackgroundIndexing(root)
         try:
             self._manifest = Manifest(root / "manifest.json", self.description)
         except BaseException:
@@ -87,7 +90,8 @@ class EdgeStore(Store):
         folder = self._folder(name)
         if folder.exists():  # left by a create that a crash interrupted: never in the manifest
             shutil.rmtree(folder)
-        shard = qe.EdgeShard.create(str(folder), qe.EdgeConfig(vectors=qe.EdgeVectorParams(dim, qe.Distance.Cosine)))
+        vectors = qe.EdgeVectorParams(dim, qe.Distance.Cosine)
+        shard = qe.EdgeShard.create(str(folder), qe.EdgeConfig(vectors=vectors, optimizers=optimizers_config()))
         indexes = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
         indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in TEXT_FIELDS]
         indexes += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
@@ -100,6 +104,8 @@ class EdgeStore(Store):
     @engine_errors
     def delete_collection(self, name: str) -> None:
         self._manifest.remove(name)  # gone for every reader before its files go
+        with contextlib.suppress(Exception):  # a graph of a collection being deleted
+            self._indexing.wait(name)
         shard = self._shards.pop(name, None)
         if shard is not None:
             shard.close()
@@ -129,9 +135,9 @@ class EdgeStore(Store):
         ensure_room(self.root, POINT_BYTES * len(points))  # see space.py: never let Edge meet a full disk
         # One conversion of the whole batch: Edge takes lists faster than numpy rows.
         vectors = np.asarray([p.vector for p in points], dtype=np.float32).tolist()
-        self._shard(name).update(
-            qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)])
-        )
+        shard = self._shard(name)
+        shard.update(qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)]))
+        self._indexing.after_write(name, shard)
 
     @engine_errors
     def retrieve(
@@ -254,14 +260,16 @@ class EdgeStore(Store):
 
     @engine_errors
     def build_index(self, name: str) -> bool:
-        """Build the HNSW graph of a big collection (minutes at 500,000 points); True when built."""
+        """Build the HNSW graph of a big collection (minutes at 500,000 points); True when built.
+        What a load's writes already had built in the background (`edge_indexing`) is kept."""
+        self._indexing.wait(name)
         if self.count(name) < INDEX_MIN_POINTS:
             return False
         ensure_room(self.root, 2 * POINT_BYTES * self.count(name))  # optimizing rewrites the segments
         shard = self._shard(name)
         built = shard.optimize()
         shard.flush()
-        return built
+        return built or shard.info().indexed_vectors_count > 0  # the background may have built it all
 
     @engine_errors
     def flush(self) -> None:
@@ -275,6 +283,7 @@ class EdgeStore(Store):
         return sum(p.stat().st_blocks * 512 for p in self.root.rglob("*") if p.is_file())
 
     def close(self) -> None:
+        self._indexing.join_all()
         try:
             # Flushing rewrites segment files in place; on a nearly full disk that could leave
             # them torn. The write-ahead log holds every point anyway: the next open replays it.
