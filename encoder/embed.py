@@ -43,9 +43,12 @@ def mirror_averaged(model: Autoencoder, x: torch.Tensor, z: torch.Tensor) -> tor
 
 
 @torch.inference_mode()
-def latents(model: Autoencoder, batch: torch.Tensor, device: torch.device, flip_average: bool = False) -> torch.Tensor:
+def latents(
+    model: Autoencoder, batch: torch.Tensor, device: torch.device, flip_average: bool = False, bf16: bool | None = None
+) -> torch.Tensor:
+    """The encoder's latents of a uint8 batch, in bfloat16 where it is fast unless bf16 says."""
     x = to_float(batch.to(device))
-    with autocast(device, bf16_is_fast(device)):
+    with autocast(device, bf16_is_fast(device) if bf16 is None else bf16):
         z = model.encoder(x)
         return (mirror_averaged(model, x, z) if flip_average else z).float()
 

@@ -24,6 +24,9 @@ from ingest.store.media import THUMBNAIL_SIDE, MediaStore
 def test_every_point_holds_its_own_photos_vector(loaded_home, mini_zip, tmp_path):
     (checkpoint,) = (loaded_home / "models").glob("*/model.pt")
     embedder = Embedder.from_file(checkpoint)
+    # float32: in bfloat16 (a CPU with it native) a photo embedded alone and in a batch differ by
+    # its rounding, which this tiny model's whitening magnifies past the tolerance below
+    embedder.bf16 = False
     records = list(read_records(Source(mini_zip), lambda skipped: None, False, THUMBNAIL_SIDE))
     assert len(records) > embedder.batch_size  # several batches, embedded at once
     first = records[0]
