@@ -189,6 +189,25 @@ def test_a_big_load_builds_its_graph_while_it_writes_and_searches_find_every_poi
         shard.close()
 
 
+def test_a_collection_made_before_builds_no_graph_while_it_is_written(tmp_path, monkeypatch):
+    """Its shard keeps Edge's default number of segments, so the build at the end would merge
+    them and build every graph again: building in the background would only add work."""
+    import threading
+
+    from ingest.store import edge_indexing
+    from ingest.store.edge import EdgeStore
+
+    monkeypatch.setattr(edge_indexing, "INDEX_CHUNK", CHUNK)
+    vectors = wide_vectors()
+    with EdgeStore(tmp_path / "edge") as store:
+        store.create_collection("wide", WIDE, {})
+        del store._manifest.collections["wide"]["segments"]  # as an earlier version wrote it
+        for start in range(0, WRITTEN, 250):
+            store.upsert("wide", [Point(f"{i:032x}", vectors[i], {}) for i in range(start, start + 250)])
+            assert not any(t.name.startswith("index-") for t in threading.enumerate())
+        assert store.count("wide") == WRITTEN
+
+
 def test_kill_9_while_a_graph_is_built_loses_nothing(tmp_path):
     from ingest.store.edge import EdgeStore
 

@@ -36,7 +36,7 @@ from ingest.store.base import (
     Store,
     Where,
 )
-from ingest.store.edge_indexing import BackgroundIndexing, optimizers_config
+from ingest.store.edge_indexing import SEGMENTS, BackgroundIndexing, optimizers_config
 from ingest.store.edge_types import edge_filter, engine_errors, payload_selector, to_record, to_scored
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import Manifest
@@ -99,7 +99,7 @@ class EdgeStore(Store):
             shard.update(qe.UpdateOperation.create_field_index(field, schema))
         shard.flush()
         self._shards[name] = shard
-        self._manifest.add(name, dim, metadata)
+        self._manifest.add(name, dim, metadata, SEGMENTS)
 
     @engine_errors
     def delete_collection(self, name: str) -> None:
@@ -137,7 +137,8 @@ class EdgeStore(Store):
         vectors = np.asarray([p.vector for p in points], dtype=np.float32).tolist()
         shard = self._shard(name)
         shard.update(qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)]))
-        self._indexing.after_write(name, shard)
+        if self._manifest.entry(name).get("segments"):  # an older shard merges its segments: no gain
+            self._indexing.after_write(name, shard)
 
     @engine_errors
     def retrieve(

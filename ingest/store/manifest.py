@@ -36,7 +36,9 @@ class Manifest:
         data = json.loads(path.read_text()) if path.exists() else {"format": FORMAT, "collections": {}, "aliases": {}}
         if data.get("format") != FORMAT:
             raise ValueError(f"{path} is not a {FORMAT} manifest")
-        self.collections: dict[str, dict] = data["collections"]  # name -> {"dim", "metadata"}
+        # name -> {"dim", "metadata", "segments"}; "segments": the most the shard keeps, absent
+        # in collections made before graphs were built while a load writes (`edge_indexing`)
+        self.collections: dict[str, dict] = data["collections"]
         self.aliases: dict[str, str] = data["aliases"]
 
     def entry(self, name: str) -> dict:
@@ -45,8 +47,8 @@ class Manifest:
         except KeyError:
             raise KeyError(f"no collection {name!r} in the {self.description}") from None
 
-    def add(self, name: str, dim: int, metadata: dict) -> None:
-        self.collections[name] = {"dim": dim, "metadata": dict(metadata)}
+    def add(self, name: str, dim: int, metadata: dict, segments: int) -> None:
+        self.collections[name] = {"dim": dim, "metadata": dict(metadata), "segments": segments}
         self.save()
 
     def remove(self, name: str) -> None:
