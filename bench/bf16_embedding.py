@@ -47,6 +47,11 @@ def embed(embedder: Embedder, batch: torch.Tensor, bf16: bool, size: int) -> tup
     return vectors, time.perf_counter() - started
 
 
+def cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine of unit vectors."""
+    return (a * b).sum(1)
+
+
 def summary(cosines: np.ndarray) -> dict:
     return {
         "median": round(float(np.median(cosines)), 5),
@@ -66,7 +71,6 @@ def main() -> None:
     images = photos(args.zip, args.photos)
     batch = torch.stack([embedder.preprocess(im) for im in images])
     copies = torch.stack([embedder.preprocess(jpeg_copy(im)) for im in images[:100]])
-    cos = lambda a, b: (a * b).sum(1)  # noqa: E731  unit vectors
     f32, f32_s = embed(embedder, batch, False, 64)
     b16, b16_s = embed(embedder, batch, True, 64)
     b16_alone, _ = embed(embedder, batch[:100], True, 1)
