@@ -88,6 +88,8 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     "batch_32": ("batches of 32 instead of 64", {}, {"batch_size": 32}, {}, {}),
     "temperature_0.1": ("contrastive temperature 0.1 instead of 0.2", {}, {"temperature": 0.1}, {}, {}),
     "lr_1e-3": ("learning rate 1e-3 instead of 2e-3", {}, {"learning_rate": 1e-3}, {}, {}),
+    "weight_decay_0.05": ("AdamW weight decay 0.05 instead of 5e-4", {}, {"weight_decay": 0.05}, {}, {}),
+    "small_views_6": ("six small multi-crop views instead of four", {}, {}, {"small_views": 6}, {}),
     "wider": ("encoder width 24 instead of 16", {"width": 24}, {}, {}, {}),
     "best_val_epoch": (
         "stop on the validation loss and keep its best epoch (the old rule)",
@@ -145,8 +147,18 @@ def tensors(images: list[Image.Image], side: int) -> torch.Tensor:
     return torch.stack([fixed_transform(image, spec) for image in images])
 
 
+def variant(name: str) -> tuple[str, dict, dict, dict, dict]:
+    """A variant of VARIANTS, or several joined by "+" (each one's overrides applied in turn)."""
+    parts = [VARIANTS[part] for part in name.split("+")]
+    merged: list[dict] = [{}, {}, {}, {}]
+    for part in parts:
+        for into, overrides in zip(merged, part[1:]):
+            into.update(overrides)
+    return "; ".join(part[0] for part in parts), *merged
+
+
 def run_variant(name: str, images, labels, sizes, budget_s: float, scratch: Path) -> dict:
-    what, model_over, train_over, augment_over, other = VARIANTS[name]
+    what, model_over, train_over, augment_over, other = variant(name)
     side = choose_side([min(s) for s in sizes]).side
     model_cfg, train_cfg, embed_side = recipe(side)
     if "train_side" in other:
@@ -246,7 +258,7 @@ def product(zip_path: Path, scratch: Path, epochs: int | None = None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets, by name, or a path")
-    parser.add_argument("--variants", default="", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default="", help=f"comma-separated, of: {', '.join(VARIANTS)}; a+b combines two")
     parser.add_argument("--budget-s", type=float, default=540.0)
     parser.add_argument("--subset", type=int, default=None, help="keep this many photos of each label")
     parser.add_argument("--product", action="store_true", help="also the real ingest load + ingest evaluate")
