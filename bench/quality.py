@@ -86,6 +86,7 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     "batch_256": ("batches of 256 instead of 64 (4x fewer steps)", {}, {"batch_size": 256}, {}, {}),
     "batch_128": ("batches of 128 instead of 64", {}, {"batch_size": 128}, {}, {}),
     "batch_32": ("batches of 32 instead of 64", {}, {"batch_size": 32}, {}, {}),
+    "temperature_0.05": ("contrastive temperature 0.05 instead of 0.1", {}, {"temperature": 0.05}, {}, {}),
     "temperature_0.2": (
         "contrastive temperature 0.2 (the default until 2026-11-27) instead of 0.1",
         {},
