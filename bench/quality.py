@@ -71,6 +71,13 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
         {},
         {},
     ),
+    "decoder_map": (
+        "the decoder redraws from the encoder's last map, not from the pooled embedding",
+        {"decoder_input": "map"},
+        {},
+        {},
+        {},
+    ),
     "plain_autoencoder": ("reconstruction loss only, no contrastive term", {}, {"contrastive_weight": 0.0}, {}, {}),
     "two_views": ("contrastive over two views, without the small multi-crop views", {}, {}, {"small_views": 0}, {}),
     "small_views_2": ("two small multi-crop views instead of four", {}, {}, {"small_views": 2}, {}),

@@ -118,8 +118,9 @@ def load(path: Path) -> Checkpoint:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a {FORMAT} checkpoint")
     model_config = ModelConfig(**raw["model_config"])
-    # Proves that weights and config are the ones the id names.
-    if compute_model_id(model_config.to_dict(), raw["state_dict"]) != raw["model_id"]:
+    # Proves that weights and config are the ones the id names: the config as it was written, since
+    # a field added later (with its default) is not part of an earlier checkpoint's id.
+    if compute_model_id(raw["model_config"], raw["state_dict"]) != raw["model_id"]:
         raise CheckpointError(f"{path}: weights do not match model id {raw['model_id']}")
     return Checkpoint(
         model_id=raw["model_id"],

@@ -20,6 +20,9 @@ class ModelConfig:
     blocks_per_stage: int = 1  # extra 3x3 convolutions after each downsampling
     decoder_width: int = 128  # the decoder's channels at its smallest map; halved per stage
     pooling: str = "flatten"  # how the last map becomes a vector: "flatten" or "avg"
+    # What the decoder redraws from: "latent", the embedding itself; or "map", the encoder's last
+    # feature map before pooling, which keeps where things are in the picture.
+    decoder_input: str = "latent"
 
     def __post_init__(self) -> None:
         stages = math.log2(self.image_size / self.bottleneck_side)
@@ -30,6 +33,8 @@ class ModelConfig:
             )
         if self.pooling not in ("flatten", "avg"):
             raise ValueError(f"pooling must be 'flatten' or 'avg' (got {self.pooling!r})")
+        if self.decoder_input not in ("latent", "map"):
+            raise ValueError(f"decoder_input must be 'latent' or 'map' (got {self.decoder_input!r})")
 
     @property
     def stages(self) -> int:
@@ -63,30 +68,41 @@ class Encoder(nn.Module):
         self.pool = nn.Flatten() if cfg.pooling == "flatten" else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         pooled = channels * cfg.bottleneck_side**2 if cfg.pooling == "flatten" else channels
         self.to_latent = nn.Linear(pooled, cfg.latent_dim)
-        self.side = cfg.bottleneck_side
+        self.side, self.channels = cfg.bottleneck_side, channels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last map, bottleneck_side square."""
         # Centre inputs on 0.5 so the first convolution sees a zero-mean signal.
         features = self.features(x - 0.5)
         if features.shape[-1] != self.side:
             # A smaller input (a multi-crop view in training) ends on a smaller map: spread it
             # over the bottleneck's grid so that the same projection applies.
             features = F.adaptive_avg_pool2d(features, self.side)
+        return features
+
+    def latent(self, features: torch.Tensor) -> torch.Tensor:
         return self.to_latent(self.pool(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.latent(self.feature_map(x))
 
 
 class Decoder(nn.Module):
-    """Latent vector -> image in [0, 1], mirroring the encoder with upsampling stages.
+    """Latent vector (or, with decoder_input "map", the encoder's last map) -> image in [0, 1],
+    mirroring the encoder with upsampling stages.
 
     Narrower than the encoder: it only has to make the reconstruction recognisable, and at
     ingest it runs for every image (the reconstruction error), so its cost is ingest speed.
     """
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, map_channels: int) -> None:
         super().__init__()
         channels = cfg.decoder_width
         self.channels, self.side = channels, cfg.bottleneck_side
-        self.from_latent = nn.Linear(cfg.latent_dim, channels * cfg.bottleneck_side**2)
+        if cfg.decoder_input == "map":
+            self.from_map = nn.Conv2d(map_channels, channels, 1)
+        else:
+            self.from_latent = nn.Linear(cfg.latent_dim, channels * cfg.bottleneck_side**2)
         layers: list[nn.Module] = []
         for _ in range(cfg.stages):
             layers += [
@@ -98,7 +114,11 @@ class Decoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.from_latent(z)).view(-1, self.channels, self.side, self.side)
+        """z: the latent [B, D], or the encoder's last map [B, C, side, side]."""
+        if z.dim() == 4:
+            x = F.relu(self.from_map(z))
+        else:
+            x = F.relu(self.from_latent(z)).view(-1, self.channels, self.side, self.side)
         return torch.sigmoid(self.body(x))
 
 
@@ -123,9 +143,11 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg)
+        self.decoder = Decoder(cfg, self.encoder.channels)
         self.projection = ProjectionHead(cfg)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.encoder(x)
-        return z, self.decoder(z)
+        """(latent, reconstruction)"""
+        features = self.encoder.feature_map(x)
+        z = self.encoder.latent(features)
+        return z, self.decoder(features if self.cfg.decoder_input == "map" else z)

@@ -20,7 +20,7 @@ from encoder.embed import Embedder, batch_size_for, latents, whitening_matrix
 from encoder.fit import fit
 from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.losses import nt_xent
-from encoder.model import ModelConfig
+from encoder.model import Autoencoder, ModelConfig
 from encoder.schedule import EarlyStopping, epochs_that_fit
 from encoder.train import Resumable, TrainConfig, split, train
 from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform, to_float
@@ -239,6 +239,27 @@ def test_embedding_folds_batch_norms_into_convolutions_and_gives_the_trained_mod
 def test_model_config_rejects_sizes_it_cannot_build():
     with pytest.raises(ValueError, match="power of two"):
         ModelConfig(image_size=48)
+    with pytest.raises(ValueError, match="decoder_input"):
+        ModelConfig(decoder_input="pixels")
+
+
+def test_a_map_decoder_redraws_where_things_are_which_the_averaged_embedding_forgets():
+    torch.manual_seed(0)
+    model = Autoencoder(ModelConfig(image_size=48, pooling="avg", bottleneck_side=3, decoder_input="map")).eval()
+    x = torch.rand(2, 3, 48, 48)
+    with torch.no_grad():
+        z, recon = model(x)
+        features = model.encoder.feature_map(x)
+        assert features.shape == (2, 256, 3, 3)
+        torch.testing.assert_close(z, model.encoder(x))
+        torch.testing.assert_close(model.decoder(features), recon)
+        # A map with a layout (an untrained encoder's is almost flat), and the same map upside
+        # down: the same average, so the same embedding, but another picture.
+        layout = torch.randn(2, 256, 3, 3)
+        upside_down = layout.flip(-2)
+        torch.testing.assert_close(model.encoder.latent(upside_down), model.encoder.latent(layout))
+        # (An untrained decoder damps its input: 4e-3 here, against 1e-7 for one picture twice.)
+        assert (model.decoder(upside_down) - model.decoder(layout)).abs().max() > 1e-4
 
 
 def plan(cfg: TrainConfig, epoch_seconds: list[float], planned: int | None) -> int:
