@@ -20,9 +20,15 @@ class ModelConfig:
     blocks_per_stage: int = 1  # extra 3x3 convolutions after each downsampling
     decoder_width: int = 128  # the decoder's channels at its smallest map; halved per stage
     pooling: str = "flatten"  # how the last map becomes a vector: "flatten" or "avg"
-    # What the decoder redraws from: "latent", the embedding itself; or "map", the encoder's last
-    # feature map before pooling, which keeps where things are in the picture.
+    # What the decoder redraws from: "latent", the embedding itself; or "map", one of the encoder's
+    # feature maps, which keeps where things are in the picture (the embedding averages it away).
     decoder_input: str = "latent"
+    # With "map": the side of that map at image_size, one the encoder passes through on the way
+    # down (a larger one keeps more of the picture); 0, the last map, before pooling.
+    decoder_map_side: int = 0
+    # True: the reconstruction loss trains the decoder only, and the encoder learns from the
+    # contrastive term alone (the decoder shows what the encoder's features keep).
+    decoder_detached: bool = False
 
     def __post_init__(self) -> None:
         stages = math.log2(self.image_size / self.bottleneck_side)
@@ -35,10 +41,24 @@ class ModelConfig:
             raise ValueError(f"pooling must be 'flatten' or 'avg' (got {self.pooling!r})")
         if self.decoder_input not in ("latent", "map"):
             raise ValueError(f"decoder_input must be 'latent' or 'map' (got {self.decoder_input!r})")
+        if self.decoder_map_side:
+            up = math.log2(self.decoder_map_side / self.bottleneck_side)
+            if self.decoder_input != "map" or up != int(up) or not 0 <= up < self.stages:
+                raise ValueError(
+                    "decoder_map_side needs decoder_input 'map' and must be one of the encoder's sides below "
+                    f"image_size: bottleneck_side ({self.bottleneck_side}) times a power of two (got "
+                    f"{self.decoder_map_side})"
+                )
 
     @property
     def stages(self) -> int:
         return int(math.log2(self.image_size / self.bottleneck_side))
+
+    @property
+    def decoder_stages(self) -> int:
+        """Upsampling stages of the decoder: from the side it starts at to image_size."""
+        start = self.decoder_map_side if self.decoder_input == "map" and self.decoder_map_side else self.bottleneck_side
+        return int(math.log2(self.image_size / start))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,11 +89,29 @@ class Encoder(nn.Module):
         pooled = channels * cfg.bottleneck_side**2 if cfg.pooling == "flatten" else channels
         self.to_latent = nn.Linear(pooled, cfg.latent_dim)
         self.side, self.channels = cfg.bottleneck_side, channels
+        # The decoder's map is the output of layer `tap`, the last of the stage that brings the
+        # side down to where the decoder starts, with `tap_channels`.
+        self.tap = cfg.decoder_stages * (1 + cfg.blocks_per_stage)
+        self.tap_channels = cfg.width * 2**cfg.decoder_stages
+
+    def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the map the decoder redraws from, with decoder_input "map"; the last map)"""
+        x = x - 0.5
+        tapped = x
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i == self.tap:
+                tapped = x
+        # A photo embedded larger than training's side gives a larger map, and the decoder, all
+        # convolutions, redraws it at that side: averaged down to training's map, it was a blur.
+        return tapped, self._to_bottleneck(x)
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The last map, bottleneck_side square."""
         # Centre inputs on 0.5 so the first convolution sees a zero-mean signal.
-        features = self.features(x - 0.5)
+        return self._to_bottleneck(self.features(x - 0.5))
+
+    def _to_bottleneck(self, features: torch.Tensor) -> torch.Tensor:
         if features.shape[-1] != self.side:
             # A smaller input (a multi-crop view in training) ends on a smaller map: spread it
             # over the bottleneck's grid so that the same projection applies.
@@ -88,8 +126,9 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Latent vector (or, with decoder_input "map", the encoder's last map) -> image in [0, 1],
-    mirroring the encoder with upsampling stages.
+    """Latent vector (or, with decoder_input "map", one of the encoder's maps) -> image in [0, 1],
+    mirroring the encoder with upsampling stages. From the latent it draws at the model's side;
+    from a map, at the side of the picture the map was made from.
 
     Narrower than the encoder: it only has to make the reconstruction recognisable, and at
     ingest it runs for every image (the reconstruction error), so its cost is ingest speed.
@@ -97,14 +136,15 @@ class Decoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig, map_channels: int) -> None:
         super().__init__()
-        channels = cfg.decoder_width
+        # From a larger map it is the same decoder without its first stages.
+        channels = cfg.decoder_width // 2 ** (cfg.stages - cfg.decoder_stages)
         self.channels, self.side = channels, cfg.bottleneck_side
         if cfg.decoder_input == "map":
             self.from_map = nn.Conv2d(map_channels, channels, 1)
         else:
             self.from_latent = nn.Linear(cfg.latent_dim, channels * cfg.bottleneck_side**2)
         layers: list[nn.Module] = []
-        for _ in range(cfg.stages):
+        for _ in range(cfg.decoder_stages):
             layers += [
                 nn.Upsample(scale_factor=2, mode="nearest"),
                 conv_bn_relu(channels, channels // 2),
@@ -143,11 +183,14 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg, self.encoder.channels)
+        self.decoder = Decoder(cfg, self.encoder.tap_channels)
         self.projection = ProjectionHead(cfg)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(latent, reconstruction)"""
-        features = self.encoder.feature_map(x)
-        z = self.encoder.latent(features)
-        return z, self.decoder(features if self.cfg.decoder_input == "map" else z)
+        if self.cfg.decoder_input == "map":
+            drawn, features = self.encoder.maps(x)
+            z = self.encoder.latent(features)
+        else:
+            z = drawn = self.encoder(x)
+        return z, self.decoder(drawn.detach() if self.cfg.decoder_detached else drawn)

@@ -11,12 +11,14 @@ import platform
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from encoder.checkpoint import TransformSpec
+from encoder.embed import Embedder
 from encoder.transforms import fixed_transform
 from ingest.load import training
 from ingest.load.reader import Source
@@ -67,6 +69,11 @@ def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     assert facts["model"]["image_size"] == PHOTO_SIDE and facts["model"]["embed_side"] == embed_side
     assert facts["model"]["trained_on"]["input_side"] == said[0].removeprefix("input side ")
     assert Image.open(facts["pictures"]["reconstructions"]).size[1] > 0
+    # A photo model redraws from the encoder's map one stage before the last, at the side it embeds at.
+    embedder = Embedder.from_file(Path(facts["pictures"]["reconstructions"]).parent / "model.pt")
+    assert embedder.checkpoint.model_config.decoder_map_side == PHOTO_SIDE // 8
+    photo = fixed_transform(Image.open(io.BytesIO(zip_bytes(archive)[0])), embedder.checkpoint.transform)
+    assert embedder.reconstruct(photo[None]).shape == (1, 3, embed_side, embed_side)
 
 
 def test_the_training_sample_is_a_bounded_uniform_sample_of_the_photos(tmp_path, monkeypatch):

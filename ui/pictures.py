@@ -45,7 +45,8 @@ def stored_pictures(media: MediaStore, hits: list[Hit]) -> list[Image.Image | No
 
 
 def with_reconstructions(embedder: Embedder, images: list[Image.Image | None]) -> list[Image.Image | None]:
-    """Each image's reconstruction at the model's input size (None stays None); one batch."""
+    """Each image's reconstruction (None stays None); one batch. A photo model redraws at the side
+    it embeds at, a thumbnail model at its input side."""
     present = [im for im in images if im is not None]
     if not present:
         return [None for _ in images]

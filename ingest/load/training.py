@@ -189,8 +189,12 @@ def recipe(side: int) -> tuple[ModelConfig, TrainConfig, int]:
     - batches of 64 (TrainConfig's default): about four times the optimiser steps of 256 in the
       same time; on thumbnails the best of 32 to 256 at the budget, on photos as good per epoch;
     - photos are embedded at 7/3 of training's side, thumbnails at 5/4: training's random crops
-      show an animal larger than a centre crop does, and a larger side makes up for it (FixRes)."""
+      show an animal larger than a centre crop does, and a larger side makes up for it (FixRes);
+    - photos are redrawn from the encoder's map one stage before the last (6x6 at 48 px), not from
+      the embedding: the animal's shape instead of a wash of the scene's colours."""
     if side <= 32:
         return ModelConfig(image_size=side), TrainConfig(), side * 5 // 4
-    photos = ModelConfig(image_size=side, pooling="avg", bottleneck_side=side // 16)
+    photos = ModelConfig(
+        image_size=side, pooling="avg", bottleneck_side=side // 16, decoder_input="map", decoder_map_side=side // 8
+    )
     return photos, TrainConfig(view_source_side=side * 5 // 3), side * 7 // 3
