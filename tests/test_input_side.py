@@ -72,6 +72,10 @@ def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     # A photo model redraws from the encoder's map one stage before the last, at the side it embeds at.
     embedder = Embedder.from_file(Path(facts["pictures"]["reconstructions"]).parent / "model.pt")
     assert embedder.checkpoint.model_config.decoder_map_side == PHOTO_SIDE // 8
+    assert (
+        facts["model"]["redrawn_from"]
+        == f"the encoder's {PHOTO_SIDE // 8}x{PHOTO_SIDE // 8} map of a {PHOTO_SIDE} px picture"
+    )
     photo = fixed_transform(Image.open(io.BytesIO(zip_bytes(archive)[0])), embedder.checkpoint.transform)
     assert embedder.reconstruct(photo[None]).shape == (1, 3, embed_side, embed_side)
 

@@ -108,6 +108,7 @@ INFO = {
         "image_size": 64,
         "embed_side": 80,
         "latent_dim": 256,
+        "redrawn_from": "the encoder's 8x8 map of a 64 px picture",
         "epochs_run": 46,
         "best_epoch": 43,
         "seconds": 528.2,

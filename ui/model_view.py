@@ -65,7 +65,8 @@ def _training(model: dict, pictures: dict) -> None:
             st.altair_chart(_curve_chart(history, "recon", model.get("best_epoch")))
     recon_png = Path(pictures.get("reconstructions", ""))
     if recon_png.is_file():
-        st.markdown("**Held-out images (top) and their reconstructions (bottom)**")
+        redrawn = f", redrawn from {model['redrawn_from']}" if model.get("redrawn_from") else ""
+        st.markdown(f"**Held-out images (top) and their reconstructions (bottom)**{redrawn}")
         st.image(str(recon_png))
 
 

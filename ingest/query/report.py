@@ -34,6 +34,7 @@ def collection_info(store: Store, settings: Settings, collection: str) -> dict:
         "image_size": checkpoint.model_config.image_size,  # the side training's views have
         "embed_side": checkpoint.transform.image_size,  # the side photos are embedded at
         "latent_dim": checkpoint.model_config.latent_dim,
+        "redrawn_from": redrawn_from(checkpoint.model_config),
         "trained_on": checkpoint.data,
         **checkpoint.summary,
         "history": checkpoint.history,
@@ -43,6 +44,14 @@ def collection_info(store: Store, settings: Settings, collection: str) -> dict:
         "reconstructions": str(folder / RECONSTRUCTIONS),
     }
     return facts
+
+
+def redrawn_from(cfg) -> str:
+    """What the decoder redraws a picture from, in words (cfg: the model's ModelConfig)."""
+    if cfg.decoder_input == "latent":
+        return f"the {cfg.latent_dim}-d embedding"
+    side = cfg.decoder_map_side or cfg.bottleneck_side
+    return f"the encoder's {side}x{side} map of a {cfg.image_size} px picture"
 
 
 def sides(model: dict) -> str:
@@ -75,7 +84,8 @@ def format_info(facts: dict) -> str:
         if data.get("input_side"):
             lines.append(f"input side   {data['input_side']}")
         lines.append(f"pictures     {facts['pictures']['training_plot']}")
-        lines.append(f"             {facts['pictures']['reconstructions']}")
+        redrawn = f" (redrawn from {model['redrawn_from']})" if model.get("redrawn_from") else ""
+        lines.append(f"             {facts['pictures']['reconstructions']}{redrawn}")
     else:
         lines.append(f"model        {facts['model_id']}: not readable here ({facts.get('model_problem')})")
     evaluation = facts.get("evaluation")
