@@ -57,8 +57,7 @@ class ModelConfig:
     @property
     def decoder_stages(self) -> int:
         """Upsampling stages of the decoder: from the side it starts at to image_size."""
-        start = self.decoder_map_side if self.decoder_input == "map" and self.decoder_map_side else self.bottleneck_side
-        return int(math.log2(self.image_size / start))
+        return int(math.log2(self.image_size / (self.decoder_map_side or self.bottleneck_side)))
 
     def to_dict(self) -> dict:
         return asdict(self)
