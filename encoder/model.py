@@ -94,7 +94,9 @@ class Encoder(nn.Module):
         self.tap_channels = cfg.width * 2**cfg.decoder_stages
 
     def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the map the decoder redraws from, with decoder_input "map"; the last map)"""
+        """(the map the decoder redraws from, with decoder_input "map"; the last map,
+        bottleneck_side square)"""
+        # Centre inputs on 0.5 so the first convolution sees a zero-mean signal.
         x = x - 0.5
         tapped = x
         for i, layer in enumerate(self.features):
@@ -107,8 +109,7 @@ class Encoder(nn.Module):
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The last map, bottleneck_side square."""
-        # Centre inputs on 0.5 so the first convolution sees a zero-mean signal.
-        return self._to_bottleneck(self.features(x - 0.5))
+        return self.maps(x)[1]
 
     def _to_bottleneck(self, features: torch.Tensor) -> torch.Tensor:
         if features.shape[-1] != self.side:
