@@ -138,23 +138,32 @@ def test_a_loaded_collection_indexes_exactly_the_fields_filters_and_orderings_us
 # that a few thousand points are enough to make it build a graph.
 WIDE, CHUNK, WRITTEN = 2048, 1500, 3000
 
+# The writer kills itself once a build has begun. It learns that from the build itself (an
+# event set as the build thread starts), not by looking for a live thread after an upsert: a
+# short build could end unseen between two looks, and the writer then ran to the end unkilled.
 WRITER = """
-import os, signal, sys, threading
+import os, signal, sys, threading, time
 import numpy as np
 from pathlib import Path
 from ingest.store import Point
 from ingest.store import edge_indexing
 from ingest.store.edge import EdgeStore
 edge_indexing.INDEX_CHUNK = int(sys.argv[2])
+began, build = threading.Event(), edge_indexing.BackgroundIndexing._build
+def announced(self, name, shard):
+    began.set()
+    build(self, name, shard)
+edge_indexing.BackgroundIndexing._build = announced
 vectors = np.random.default_rng(0).standard_normal((int(sys.argv[3]), int(sys.argv[4])))
 store = EdgeStore(Path(sys.argv[1]))
 store.create_collection("wide", vectors.shape[1], {})
 ident = "00000000-0000-0000-0000-{:012d}".format
 for start in range(0, len(vectors), 250):
     store.upsert("wide", [Point(ident(i), vectors[i], {"i": i}) for i in range(start, start + 250)])
-    if any(t.name.startswith("index-") and t.is_alive() for t in threading.enumerate()):
+    if began.wait(timeout=0 if start + 250 < len(vectors) else 30):
         print(start + 250, flush=True)  # the points written, the last batch's among them
-        os.kill(os.getpid(), signal.SIGKILL)  # while the graph is being built
+        time.sleep(0.01)  # into the build
+        os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
@@ -219,7 +228,7 @@ def test_kill_9_while_a_graph_is_built_loses_nothing(tmp_path):
         text=True,
         timeout=300,
     )
-    assert killed.returncode == -9, killed.stderr  # killed while the graph was being built
+    assert killed.returncode == -9, killed.stderr  # killed once a graph build had begun
     written = int(killed.stdout)
     assert written >= CHUNK
     vectors = wide_vectors()
