@@ -68,6 +68,14 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     "lr_1e-3": ("learning rate 1e-3 instead of 2e-3", {}, {"learning_rate": 1e-3}, {}, {}),
     "weight_decay_0.05": ("AdamW weight decay 0.05 instead of 5e-4", {}, {"weight_decay": 0.05}, {}, {}),
     "small_views_6": ("six small multi-crop views instead of four", {}, {}, {"small_views": 6}, {}),
+    "small_views_match_each_other": (
+        "small views also matched to each other, not only to the two full views (the default until 2026-11-27)",
+        {},
+        {"small_views_match_each_other": True},
+        {},
+        {},
+    ),
+    "lr_4e-3": ("learning rate 4e-3 instead of 2e-3", {}, {"learning_rate": 4e-3}, {}, {}),
     "wider": ("encoder width 24 instead of 16", {"width": 24}, {}, {}, {}),
     "best_val_epoch": (
         "stop on the validation loss and keep its best epoch (the old rule)",

@@ -10,10 +10,12 @@ from encoder.model import Autoencoder
 from encoder.transforms import BatchAugment
 
 
-def nt_xent(*views: torch.Tensor, temperature: float) -> torch.Tensor:
+def nt_xent(*views: torch.Tensor, temperature: float, anchors: int | None = None) -> torch.Tensor:
     """NT-Xent over V views of the same B images ([B, d] each): every view must pick out the
     other views of its image among the V*B - 1 others. With two views it is SimCLR's loss;
-    with more, each positive pair counts once per anchor (as in SupCon)."""
+    with more, each positive pair counts once per anchor (as in SupCon). With `anchors` = A,
+    only pairs that include one of the first A views are positives: the later (small) views
+    are matched to those, not to each other (multi-crop as in SwAV and DINO)."""
     n, v = len(views[0]), len(views)
     p = F.normalize(torch.cat(views).float(), dim=1)
     logits = p @ p.T / temperature
@@ -21,7 +23,10 @@ def nt_xent(*views: torch.Tensor, temperature: float) -> torch.Tensor:
     log_prob = F.log_softmax(logits, dim=1)
     image = torch.arange(n, device=p.device).repeat(v)
     positive = (image[:, None] == image[None, :]) & ~torch.eye(n * v, dtype=torch.bool, device=p.device)
-    return -(log_prob.masked_fill(~positive, 0).sum(1) / (v - 1)).mean()
+    if anchors is not None:
+        is_anchor = torch.arange(n * v, device=p.device) < anchors * n
+        positive &= is_anchor[:, None] | is_anchor[None, :]
+    return -(log_prob.masked_fill(~positive, 0).sum(1) / positive.sum(1)).mean()
 
 
 def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, cfg) -> tuple[torch.Tensor, ...]:
@@ -37,6 +42,7 @@ def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, 
     z1, recon = model(seen)
     latents = [z1, model.encoder(v2)] + [model.encoder(augment.small(x)) for _ in range(cfg.augment.small_views)]
     recon_loss = F.mse_loss(recon.float(), v1)
-    contrastive = nt_xent(*(model.projection(z) for z in latents), temperature=cfg.temperature)
+    anchors = None if cfg.small_views_match_each_other else 2
+    contrastive = nt_xent(*(model.projection(z) for z in latents), temperature=cfg.temperature, anchors=anchors)
     total = cfg.recon_weight * recon_loss + cfg.contrastive_weight * contrastive
     return total, recon_loss, contrastive

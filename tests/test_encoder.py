@@ -68,6 +68,23 @@ def test_nt_xent_rewards_matching_views_and_is_simclrs_loss_for_two():
     assert nt_xent(p, p, p, temperature=0.2) < nt_xent(p, q, torch.randn(16, 8), temperature=0.2)
 
 
+def test_nt_xent_with_anchors_matches_small_views_to_the_full_views_only():
+    torch.manual_seed(0)
+    views = [torch.randn(4, 8) for _ in range(4)]  # two full views, then two small ones
+    z = torch.nn.functional.normalize(torch.cat(views), dim=1)
+    logits = (z @ z.T / 0.1).fill_diagonal_(float("-inf"))
+    log_prob = torch.log_softmax(logits, dim=1)
+    # Each anchor's mean log-probability of its positives, written out pair by pair.
+    per_anchor = []
+    for a in range(16):
+        image, view = a % 4, a // 4
+        partners = [w for w in range(4) if w != view and (view < 2 or w < 2)]
+        per_anchor.append(sum(log_prob[a, w * 4 + image] for w in partners) / len(partners))
+    expected = -torch.stack(per_anchor).mean()
+    assert torch.allclose(nt_xent(*views, temperature=0.1, anchors=2), expected, atol=1e-5)
+    assert not torch.allclose(nt_xent(*views, temperature=0.1), expected, atol=1e-3)
+
+
 def test_early_stopping_waits_patience_epochs_after_the_best():
     stopper = EarlyStopping(patience=2)
     decisions = []
