@@ -42,7 +42,8 @@ def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, 
     z1, recon = model(seen)
     latents = [z1, model.encoder(v2)] + [model.encoder(augment.small(x)) for _ in range(cfg.augment.small_views)]
     recon_loss = F.mse_loss(recon.float(), v1)
-    anchors = None if cfg.small_views_match_each_other else 2
+    full_views = len(latents) - cfg.augment.small_views
+    anchors = None if cfg.small_views_match_each_other else full_views
     contrastive = nt_xent(*(model.projection(z) for z in latents), temperature=cfg.temperature, anchors=anchors)
     total = cfg.recon_weight * recon_loss + cfg.contrastive_weight * contrastive
     return total, recon_loss, contrastive
