@@ -32,18 +32,28 @@ def nt_xent(*views: torch.Tensor, temperature: float, anchors: int | None = None
 def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, cfg) -> tuple[torch.Tensor, ...]:
     """(total, reconstruction, contrastive) for a batch x in [0, 1]; cfg is a TrainConfig.
     Two views at the model's side and `small_views` small ones; the first view is also
-    reconstructed. x may be larger than the model's side: a crop of it keeps more detail."""
+    reconstructed. x may be larger than the model's side: a crop of it keeps more detail.
+
+    Views of one side go through the model as one batch (as DINO groups its crops by resolution):
+    two encoder passes a step instead of one per view, half the operations, which is what a GPU's
+    step costs (docs/measurements.md, "Views in one batch"); batch norm then normalises over every
+    view of the side together, as in SimCLR."""
     side = model.cfg.image_size
     source = cfg.view_source_side
     if source and x.shape[-1] > source:
         x = F.interpolate(x, size=(source, source), mode="bilinear", antialias=True, align_corners=False)
-    v1, v2 = augment(x, side), augment(x, side)
-    seen = v1 + cfg.noise_std * torch.randn_like(v1) if cfg.noise_std > 0 else v1
-    z1, recon = model(seen)
-    latents = [z1, model.encoder(v2)] + [model.encoder(augment.small(x)) for _ in range(cfg.augment.small_views)]
-    recon_loss = F.mse_loss(recon.float(), v1)
-    full_views = len(latents) - cfg.augment.small_views
+    n, full_views, small_views = len(x), 2, cfg.augment.small_views
+    full = augment(x.repeat(full_views, 1, 1, 1), side)  # rows [0, n): each image's first view; then its second
+    first = full[:n]
+    if cfg.noise_std > 0:
+        full = torch.cat([first + cfg.noise_std * torch.randn_like(first), full[n:]])
+    z_full, recon = model(full, redrawn=n)
+    latents = [z_full]
+    if small_views:
+        latents.append(model.encoder(augment.small(x.repeat(small_views, 1, 1, 1))))
+    recon_loss = F.mse_loss(recon.float(), first)
     anchors = None if cfg.small_views_match_each_other else full_views
-    contrastive = nt_xent(*(model.projection(z) for z in latents), temperature=cfg.temperature, anchors=anchors)
+    views = model.projection(torch.cat(latents)).split(n)
+    contrastive = nt_xent(*views, temperature=cfg.temperature, anchors=anchors)
     total = cfg.recon_weight * recon_loss + cfg.contrastive_weight * contrastive
     return total, recon_loss, contrastive

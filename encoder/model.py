@@ -186,11 +186,12 @@ class Autoencoder(nn.Module):
         self.decoder = Decoder(cfg, self.encoder.tap_channels)
         self.projection = ProjectionHead(cfg)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(latent, reconstruction)"""
+    def forward(self, x: torch.Tensor, redrawn: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(latent of every image, reconstruction of the first `redrawn` images; of all by default)"""
         if self.cfg.decoder_input == "map":
             drawn, features = self.encoder.maps(x)
             z = self.encoder.latent(features)
         else:
             z = drawn = self.encoder(x)
+        drawn = drawn[:redrawn]
         return z, self.decoder(drawn.detach() if self.cfg.decoder_detached else drawn)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from ingest.load.records import point_id
 from ingest.store import Where
 from ingest.store import collections as cols
@@ -49,7 +51,9 @@ def test_files_and_stored_ids_as_examples_and_counter_examples(loaded_home, mini
             Where(exclude_ids=tuple(examples)),
         )
     assert [h["id"] for h in hits] == [s.id for s in expected]
-    assert [h["score"] for h in hits] == [round(s.score, 6) for s in expected]
+    # The file is embedded alone here and in a batch at load: in bfloat16 that moves a score in
+    # its sixth decimal.
+    assert [h["score"] for h in hits] == pytest.approx([s.score for s in expected], abs=1e-5)
 
     unknown = "00000000-0000-0000-0000-000000000042"
     missing = run_cli(loaded_home, "search", str(liked), "--not", unknown)
