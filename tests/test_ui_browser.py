@@ -35,6 +35,11 @@ RESULT_IMAGES = ".st-key-results [data-testid='stImage'] img"
 RESULT_CAPTIONS = ".st-key-results [data-testid='stImageCaption']"
 EXAMPLE_IMAGES = ".st-key-examples [data-testid='stImage'] img"
 EXAMPLE_CAPTIONS = ".st-key-examples [data-testid='stImageCaption']"
+# While a rerun is under way, what it has not drawn again yet is still on the page, marked stale.
+STALE_OR_RUNNING = (
+    "[data-testid='stElementContainer'][data-stale='true'], "
+    "[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidgetRunningManIcon']"
+)
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +49,11 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); in CI this fails instead", allow_module_level=True)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+
+def wait_for_the_rerun(page: Page) -> None:
+    """A button clicked on a grid that a rerun is about to replace can be lost: wait it out."""
+    expect(page.locator(STALE_OR_RUNNING)).to_have_count(0, timeout=30_000)
 
 
 def free_port() -> int:
@@ -180,6 +190,7 @@ def test_more_and_less_like_this_in_a_real_browser(app_url, browser_page, artifa
     page.goto(app_url)
     page.get_by_role("button", name="Random image from the collection").click()
     expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
+    wait_for_the_rerun(page)
     before = page.locator(RESULT_CAPTIONS).all_inner_texts()
     grid = page.locator(".st-key-results")
 
@@ -188,6 +199,7 @@ def test_more_and_less_like_this_in_a_real_browser(app_url, browser_page, artifa
         results = grid.get_by_role("button", name=button)
         (results.first if button.startswith("More") else results.last).click()
         expect(page.locator(EXAMPLE_IMAGES)).to_have_count(clicks, timeout=30_000)
+        wait_for_the_rerun(page)
         expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=30_000)
     kinds = [c.split(" · ")[0] for c in page.locator(EXAMPLE_CAPTIONS).all_inner_texts()]
     assert kinds == ["more like", "more like", "more like", "less like"]
