@@ -24,20 +24,28 @@ class _Raised:
         self.error = error
 
 
-def prefetched(items: Iterable[T], depth: int) -> Iterator[T]:
-    """The items of `items`, produced up to `depth` ahead on a background thread."""
-    ahead: queue.Queue = queue.Queue(maxsize=max(1, depth))
+def prefetched(items: Iterable[T], depth: int, chunk: int = 32) -> Iterator[T]:
+    """The items of `items`, produced up to `depth` ahead on a background thread and handed over
+    `chunk` at a time: a hand-over wakes the other thread, and one per photo kept both switching
+    (a tenth of the reading thread's time went to the kernel's task switches)."""
+    ahead: queue.Queue = queue.Queue(maxsize=max(1, depth // chunk))
     stop = threading.Event()
 
     def produce() -> None:
         iterator = iter(items)
+        pending: list = []
         try:
             for item in iterator:
-                if not _put(ahead, item, stop):
-                    return
-            _put(ahead, _DONE, stop)
+                pending.append(item)
+                if len(pending) == chunk:
+                    if not _put(ahead, pending, stop):
+                        return
+                    pending = []
+            if _put(ahead, pending, stop):
+                _put(ahead, _DONE, stop)
         except BaseException as exc:  # handed to the consumer, which decides what it means
-            _put(ahead, _Raised(exc), stop)
+            if _put(ahead, pending, stop):  # the items before it come first
+                _put(ahead, _Raised(exc), stop)
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
@@ -46,10 +54,10 @@ def prefetched(items: Iterable[T], depth: int) -> Iterator[T]:
     thread = threading.Thread(target=produce, name="prefetch", daemon=True)
     thread.start()
     try:
-        while (item := ahead.get()) is not _DONE:
-            if isinstance(item, _Raised):
-                raise item.error
-            yield item
+        while (handed := ahead.get()) is not _DONE:
+            if isinstance(handed, _Raised):
+                raise handed.error
+            yield from handed
     finally:
         stop.set()  # the consumer stopped early, failed, or is done: the producer stops too
         thread.join()
