@@ -216,6 +216,7 @@ def test_more_and_less_like_this_in_a_real_browser(app_url, browser_page, artifa
 
     page.locator(".st-key-examples").get_by_role("button", name="Remove").last.click()  # the counter-example
     expect(page.locator(EXAMPLE_IMAGES)).to_have_count(3, timeout=30_000)
+    wait_for_the_rerun(page)
     page.get_by_role("button", name="Clear").click()
     expect(page.get_by_text("Upload a photo in the sidebar")).to_be_visible(timeout=30_000)
     expect(page.locator(RESULT_IMAGES)).to_have_count(0)
