@@ -1,9 +1,10 @@
 """How one trained model retrieves when photos are embedded at other sides than the one its
-checkpoint records, and with the latent whitened instead of only centred: the FixRes table of
-docs/measurements.md. Embedding again is cheap, so this needs no training: give it the model a
-load made (`ingest info` says where it is). Prints JSON.
+checkpoint records, and with the latent whitened (each eigenvalue shrinkage given) instead of only
+centred: the FixRes and whitening tables of docs/measurements.md. Embedding again is cheap, so this
+needs no training: give it the model a load made (`ingest info` says where it is). Prints JSON.
 
     python bench/embed_sides.py --model cbir-data/models/<id>/model.pt --zip bigcats --sides 64,80,96,112,128
+    python bench/embed_sides.py --model ... --zip dogbreeds --sides 112 --shrinkages 0.0001,0.001,0.01,0.1
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets, by name, or a path")
     parser.add_argument("--subset", type=int, default=None, help="keep this many photos of each label")
     parser.add_argument("--sides", default="64,80,96,112,128")
+    parser.add_argument("--shrinkages", default="0.001", help="whitening's eigenvalue shrinkage, comma-separated")
     args = parser.parse_args()
     zip_path = Path(args.zip) if args.zip.endswith(".zip") else DATASETS / f"{args.zip}.zip"
     embedder = Embedder.from_file(args.model)
@@ -59,9 +61,9 @@ def main() -> None:
         batches = (data[i : i + 256] for i in range(0, len(data), 256))
         z = torch.cat([latents(embedder.model, batch, embedder.device, flip) for batch in batches])
         centred = z.numpy() - mean
-        report["by_side"][side] = {
-            "centred (as stored)": score(centred, labels, scratch),
-            "whitened (shrinkage 0.001)": score(whitened(centred, 0.001), labels, scratch),
+        report["by_side"][side] = {"centred": score(centred, labels, scratch)} | {
+            f"whitened (shrinkage {shrinkage:g})": score(whitened(centred, shrinkage), labels, scratch)
+            for shrinkage in (float(s) for s in args.shrinkages.split(","))
         }
         print(json.dumps({side: report["by_side"][side]}), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
