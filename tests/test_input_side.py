@@ -37,7 +37,7 @@ def test_thumbnails_keep_their_size():
 def test_photos_get_the_photo_side():
     choice = choose_side([224] * 1000 + [320] * 500 + [384] * 281, out_of=50_000)
     assert choice.side == PHOTO_SIDE
-    assert "median photo's shorter side is 224 px (from 1,781 of 50,000 photos)" in choice.reason
+    assert "median photo's shorter side is 224 px (from 1,781 of 50,000 files)" in choice.reason
     assert "recognisable" in choice.reason and "\n" not in choice.reason
 
 

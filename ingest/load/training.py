@@ -53,7 +53,7 @@ def choose_side(shorter_sides: Sequence[int], out_of: int | None = None) -> Side
     if not shorter_sides:
         return SideChoice(SIDES[0], f"{SIDES[0]} px: no photo size could be read")
     median = statistics.median(shorter_sides)
-    sampled = f" (from {len(shorter_sides):,} of {out_of:,} photos)" if out_of and out_of > len(shorter_sides) else ""
+    sampled = f" (from {len(shorter_sides):,} of {out_of:,} files)" if out_of and out_of > len(shorter_sides) else ""
     fits = [side for side in SIDES if side <= median] or [SIDES[0]]
     side = min(fits[-1], PHOTO_SIDE)
     if median <= side:
