@@ -34,10 +34,11 @@ class DecodedImage:
     height: int
 
 
-def decode(data: bytes, target_side: int | None = None) -> DecodedImage:
-    """bytes -> RGB image. With target_side, a JPEG is decoded at a reduced scale that still
-    covers target_side (libjpeg's DCT scaling: much faster for big photos); width and height
-    stay those of the full image."""
+def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) -> DecodedImage:
+    """bytes -> RGB image. With target_side, a JPEG is decoded at the smallest of 1/2, 1/4 and 1/8
+    of its size (libjpeg's DCT scaling: much faster for big photos) whose shorter side is still at
+    least target_side and longer side at least longer_side; width and height stay those of the
+    full image."""
     if not data:
         raise ImageRejected("empty file")
     if len(data) > MAX_BYTES:
@@ -53,8 +54,8 @@ def decode(data: bytes, target_side: int | None = None) -> DecodedImage:
             orientation = image.getexif().get(ORIENTATION_TAG, 1)
             if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
                 width, height = height, width
-            if target_side and fmt == "JPEG":
-                image.draft(image.mode, (target_side, target_side))
+            if target_side and fmt == "JPEG" and (scale := _reduction(image.size, target_side, longer_side)) > 1:
+                image.draft(image.mode, (image.size[0] // scale, image.size[1] // scale))
             image.load()
             # Only when there is something to turn: for the rest, exif_transpose parses the EXIF
             # again and returns a copy, a quarter of the decoding of a 224 px photo.
@@ -69,6 +70,14 @@ def decode(data: bytes, target_side: int | None = None) -> DecodedImage:
         # What Pillow raises for truncated or corrupt data depends on the codec.
         raise ImageRejected(f"corrupt or truncated image ({exc})") from None
     return DecodedImage(image=rgb, format=fmt, width=width, height=height)
+
+
+def _reduction(size: tuple[int, int], shorter_side: int, longer_side: int) -> int:
+    """The largest JPEG DCT reduction (8, 4, 2; 1 for none) that keeps both sides' minimums."""
+    for scale in (8, 4, 2):
+        if min(size) // scale >= shorter_side and max(size) // scale >= longer_side:
+            return scale
+    return 1
 
 
 def picture_size(data: bytes) -> tuple[int, int] | None:

@@ -18,7 +18,7 @@ from ingest.load.reader import Source
 from ingest.load.records import read_records
 from ingest.load.writer import StoreWriter
 from ingest.store.edge import EdgeStore
-from ingest.store.media import THUMBNAIL_SIDE, MediaStore
+from ingest.store.media import MediaStore, decode_picture
 
 
 def test_every_point_holds_its_own_photos_vector(loaded_home, mini_zip, tmp_path):
@@ -27,7 +27,7 @@ def test_every_point_holds_its_own_photos_vector(loaded_home, mini_zip, tmp_path
     # float32: in bfloat16 (a CPU with it native) a photo embedded alone and in a batch differ by
     # its rounding, which this tiny model's whitening magnifies past the tolerance below
     embedder.bf16 = False
-    records = list(read_records(Source(mini_zip), lambda skipped: None, False, THUMBNAIL_SIDE))
+    records = list(read_records(Source(mini_zip), lambda skipped: None, False, decode_picture))
     assert len(records) > embedder.batch_size  # several batches, embedded at once
     first = records[0]
     records.append(dataclasses.replace(first, path="elsewhere/same-bytes.png"))  # in the last batch
@@ -56,7 +56,7 @@ def test_an_error_on_either_reading_thread_reaches_the_caller_and_both_threads_e
     own clean-up (its progress line, the zip) run on its thread."""
     (checkpoint,) = (loaded_home / "models").glob("*/model.pt")
     embedder = Embedder.from_file(checkpoint)
-    records = list(read_records(Source(mini_zip), lambda skipped: None, False, THUMBNAIL_SIDE))
+    records = list(read_records(Source(mini_zip), lambda skipped: None, False, decode_picture))
     closed = []
 
     def reader():

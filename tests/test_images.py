@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from ingest.images import ImageRejected, decode
+from ingest.store.media import decode_picture
 
 from images_for_tests import bad_entries, good_images, photo
 
@@ -51,3 +52,20 @@ def test_a_big_jpeg_is_decoded_at_a_reduced_scale_that_still_covers_the_side():
     decoded = decode(buffer.getvalue(), target_side=256)
     assert (decoded.width, decoded.height) == (1600, 1200)  # the payload keeps the full size
     assert min(decoded.image.size) >= 256 and decoded.image.size[0] < 1600  # decoded smaller, never below
+
+
+@pytest.mark.parametrize(
+    "size, decoded",
+    [
+        ((4032, 3024), (504, 378)),  # a 12-megapixel phone photo: 1/8, the longer side just under 512
+        ((3024, 4032), (378, 504)),  # the same, upright
+        ((2000, 1500), (500, 375)),  # 1/8 would leave 250 x 188: 1/4
+        ((4000, 1000), (2000, 500)),  # a panorama: 1/4 would leave the shorter side at 250
+        ((600, 400), (600, 400)),  # small enough already
+    ],
+)
+def test_a_load_decodes_a_big_jpeg_at_the_smallest_scale_that_keeps_its_copy_and_embedding_sharp(size, decoded):
+    buffer = io.BytesIO()
+    photo(4, size).save(buffer, "JPEG", quality=90)
+    picture = decode_picture(buffer.getvalue())
+    assert picture.image.size == decoded and (picture.width, picture.height) == size

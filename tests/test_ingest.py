@@ -86,6 +86,31 @@ def test_search_finds_the_query_itself_first(loaded_home, mini_images, tmp_path)
     assert name in plain.stdout.splitlines()[0]
 
 
+def test_a_big_photo_is_stored_small_and_searched_as_it_was_stored(home_copy, mini_images, tmp_path):
+    # Sample pictures enlarged to a phone photo's size, with grain, so that the scale a JPEG is
+    # decoded at shows in its pixels.
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, data in enumerate(list(mini_images.values())[:3]):
+        big = np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize((4032, 3024)), dtype=np.int16)
+        grain = rng.integers(-40, 40, big.shape, dtype=np.int16)
+        Image.fromarray(np.clip(big + grain, 0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=90)
+    result = run_cli(home_copy, "load", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    query = folder / "1.jpg"
+    sha = __import__("hashlib").sha256(query.read_bytes()).hexdigest()
+    # Decoded at 1/8 (504 x 378) and copied at that size: neither the 4 MB original nor a resize of it.
+    copy = Image.open(home_copy / "media" / sha[:2] / sha)
+    assert copy.format == "JPEG" and copy.size == (504, 378)
+    collection = info(home_copy)["physical_collection"]
+    with store_at(home_copy) as store:
+        payload = store.retrieve(collection, [point_id(sha)])[0].payload
+    assert (payload["width"], payload["height"]) == (4032, 3024)  # the photo's own size
+    hits = json.loads(run_cli(home_copy, "search", str(query), "-k", "1", "--json").stdout)
+    assert hits[0]["path"] == "1.jpg" and hits[0]["score"] == pytest.approx(1.0, abs=1e-6)
+
+
 def test_loading_again_adds_nothing_and_a_second_zip_adds_only_new_images(home_copy, mini_zip, mini_images, tmp_path):
     again = run_cli(home_copy, "load", str(mini_zip), "--json")
     assert again.returncode == 0, again.stderr

@@ -3,12 +3,16 @@ what is skipped and why, and that nothing is ever extracted."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import os
 import zipfile
 from pathlib import PurePosixPath
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ingest.errors import UserError
 from ingest.load.reader import RawFile, Skipped, Source, is_os_clutter, label_of, path_parts
@@ -83,3 +87,35 @@ def test_paths_are_split_as_pathlib_splits_them():
             assert label_of(path) == (reference.parent.name or None), path
             clutter = "__MACOSX" in reference.parts or reference.name.startswith("._") or reference.name == ".DS_Store"
             assert is_os_clutter(path) == clutter, path
+
+
+def test_records_come_in_the_sources_order_while_big_files_decode_side_by_side(tmp_path):
+    from ingest.images import decode
+    from ingest.load.records import PARALLEL_DECODE_BYTES, read_records
+
+    rng = np.random.default_rng(0)
+
+    def big_jpeg(seed: int) -> bytes:  # noise does not compress: a file over PARALLEL_DECODE_BYTES
+        pixels = rng.integers(0, 256, (400, 600, 3), dtype=np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=95)
+        return buffer.getvalue()
+
+    small = good_images()
+    files = {}
+    for n in range(12):  # big and small files interleaved, bad ones of both sizes among them
+        files[f"big/{n:02d}.jpg"] = big_jpeg(n)
+        name, data = list(small.items())[n % len(small)]
+        files[f"small/{n:02d}-{PurePosixPath(name).name}"] = data
+    files["big/broken.jpg"] = files["big/03.jpg"][: PARALLEL_DECODE_BYTES + 1000]  # truncated
+    files["small/notes.txt"] = b"not a picture"
+    assert min(len(d) for p, d in files.items() if p.startswith("big/")) >= PARALLEL_DECODE_BYTES
+    write_zip(tmp_path / "mixed.zip", files)
+    source = Source(tmp_path / "mixed.zip")
+    order = [entry.path for entry in source]
+    seen: list[str] = []
+    for record in read_records(source, lambda skipped: seen.append(skipped.path), False, decode):
+        seen.append(record.path)
+        assert record.sha256 == hashlib.sha256(files[record.path]).hexdigest()
+        assert np.array_equal(np.asarray(record.image), np.asarray(decode(files[record.path]).image))
+    assert seen == order  # every entry once, records and skips alike, as the source has them

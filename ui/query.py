@@ -18,9 +18,9 @@ import streamlit as st
 from PIL import Image
 
 from ingest.errors import UserError
-from ingest.images import ImageRejected, decode
+from ingest.images import ImageRejected
 from ingest.query.search import Hit, Index
-from ingest.store.media import THUMBNAIL_SIDE
+from ingest.store.media import decode_picture
 
 QUERY = "query"  # session-state keys
 UPLOAD = "upload"
@@ -148,7 +148,7 @@ def read_upload(name: str, data: bytes, max_bytes: int) -> Image.Image:
             "upload a smaller photo"
         )
     try:
-        return decode(data, target_side=THUMBNAIL_SIDE).image
+        return decode_picture(data).image
     except ImageRejected as exc:
         raise UploadRejected(f"{name} cannot be used as a query: {exc}. Upload a JPEG, PNG or WebP photo.") from None
 

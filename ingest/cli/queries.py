@@ -94,12 +94,13 @@ def _is_point_id(given: str) -> bool:
 
 def _read_image(given: str) -> tuple[Image.Image, str]:
     """A query file: its picture, and the SHA-256 of its bytes (its point id, when stored)."""
-    from ingest.images import ImageRejected, decode
+    from ingest.images import ImageRejected
+    from ingest.store.media import decode_picture
 
     path = Path(given)
     try:
         data = path.read_bytes()
-        return decode(data).image, hashlib.sha256(data).hexdigest()
+        return decode_picture(data).image, hashlib.sha256(data).hexdigest()
     except (FileNotFoundError, IsADirectoryError):
         raise UserError(f"{path} is not a file: give the path of an image, or the id of a stored photo") from None
     except ImageRejected as exc:

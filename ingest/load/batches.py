@@ -65,7 +65,7 @@ def embed_into(
         with closing(prefetched(records, depth=embedder.batch_size)) as decoded:
             for record in decoded:
                 if media is not None and record.data is not None:
-                    media.put(record.sha256, record.data, record.image)
+                    media.put(record.sha256, record.data, record.image, (record.width, record.height))
                 yield record.without_pixels(), embedder.preprocess(record.image)
 
     with (

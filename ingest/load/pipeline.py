@@ -26,7 +26,7 @@ from ingest.progress import progress
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import Layout, Store, embedded_store_exists, open_store
 from ingest.store import collections as cols
-from ingest.store.media import THUMBNAIL_SIDE, MediaStore
+from ingest.store.media import MediaStore, decode_picture
 from ingest.store.migrate import legacy_notice
 from ingest.store.space import check_room_for_load, check_writable
 
@@ -121,7 +121,7 @@ def load(
         try:  # a model trained here has read every file once already and reported the bad ones
             # closing(): a reader stopped by an error ends its progress line before the error is told
             quiet = (lambda _: None) if trained else skip
-            with closing(read_records(source, quiet, options.show_progress, THUMBNAIL_SIDE)) as records:
+            with closing(read_records(source, quiet, options.show_progress, decode_picture)) as records:
                 embed_into(records, embedder, writer, media)
             if old and old.physical != physical:
                 with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:

@@ -7,13 +7,15 @@ import dataclasses
 import datetime as dt
 import hashlib
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from PIL import Image
 
-from ingest.images import ImageRejected, decode
-from ingest.load.reader import Skipped, Source
+from ingest.images import DecodedImage, ImageRejected
+from ingest.load.reader import RawFile, Skipped, Source
 from ingest.progress import progress
 
 # Point ids are UUIDv5 of the image's SHA-256 in this namespace: same bytes, same point.
@@ -21,6 +23,13 @@ POINT_NAMESPACE = uuid.UUID("6f1c2a4e-5b7d-4e8f-9a0b-1c2d3e4f5a6b")
 # What the payload says of the file itself; the writer adds model_id, recon_error, ingested_at
 # (and `copies`, the other places the same bytes were found).
 FILE_FIELDS = ("path", "source", "label", "width", "height", "format", "bytes", "sha256")
+# Files at least this big are decoded on helper threads, DECODE_THREADS at a time, while the next
+# ones are read: a 12-megapixel JPEG takes 40-50 ms to decode even at 1/8 of its size, and one
+# thread decoding them all held a load of phone photos to 14 a second on 2 cores
+# (docs/measurements.md, "Big photos"). Smaller files are decoded in their turn on the reading
+# thread: for a thumbnail the hand-over would cost more than the decoding.
+PARALLEL_DECODE_BYTES = 256 * 1024
+DECODE_THREADS = 2
 
 
 def point_id(sha256: str) -> str:
@@ -70,30 +79,58 @@ class ImageRecord:
 
 
 def read_records(
-    source: Source, on_skip: Callable[[Skipped], None], show_progress: bool, decode_side: int
+    source: Source,
+    on_skip: Callable[[Skipped], None],
+    show_progress: bool,
+    decode: Callable[[bytes], DecodedImage],
 ) -> Iterator[ImageRecord]:
-    """Every usable image of the source, decoded; each unusable file is passed to on_skip.
-    A JPEG is decoded at a reduced scale that still covers decode_side (much faster)."""
-    with progress(f"reading {source.name}", source.count(), show_progress) as bar:
+    """Every usable image of the source, in the source's order, decoded by `decode` (for instance
+    at a reduced scale, much faster for big photos); each unusable file is passed to on_skip."""
+    with (
+        progress(f"reading {source.name}", source.count(), show_progress) as bar,
+        ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode") as pool,
+    ):
+        # Each entry with its decoding under way (a big file), or None (decoded in its turn here).
+        pending: deque[tuple[RawFile | Skipped, Future | None]] = deque()
         for entry in source:
             bar.advance()
-            if isinstance(entry, Skipped):
-                on_skip(entry)
-                continue
-            try:
-                decoded = decode(entry.data, target_side=decode_side)
-            except ImageRejected as exc:
-                on_skip(Skipped(entry.path, str(exc)))
-                continue
-            yield ImageRecord(
-                path=entry.path,
-                source=source.name,
-                label=entry.label,
-                width=decoded.width,
-                height=decoded.height,
-                format=decoded.format,
-                bytes=len(entry.data),
-                sha256=hashlib.sha256(entry.data).hexdigest(),
-                image=decoded.image,
-                data=entry.data,
-            )
+            big = isinstance(entry, RawFile) and len(entry.data) >= PARALLEL_DECODE_BYTES
+            pending.append((entry, pool.submit(_decoded, entry.data, decode) if big else None))
+            while pending and (pending[0][1] is None or len(pending) > 2 * DECODE_THREADS):
+                yield from _record(*pending.popleft(), source.name, decode, on_skip)
+        while pending:
+            yield from _record(*pending.popleft(), source.name, decode, on_skip)
+
+
+def _decoded(data: bytes, decode: Callable[[bytes], DecodedImage]) -> tuple[DecodedImage, str]:
+    return decode(data), hashlib.sha256(data).hexdigest()
+
+
+def _record(
+    entry: RawFile | Skipped,
+    decoding: Future | None,
+    source: str,
+    decode: Callable[[bytes], DecodedImage],
+    on_skip: Callable[[Skipped], None],
+) -> Iterator[ImageRecord]:
+    """The entry's record, or nothing once on_skip was told why not."""
+    if isinstance(entry, Skipped):
+        on_skip(entry)
+        return
+    try:
+        decoded, sha256 = decoding.result() if decoding else _decoded(entry.data, decode)
+    except ImageRejected as exc:
+        on_skip(Skipped(entry.path, str(exc)))
+        return
+    yield ImageRecord(
+        path=entry.path,
+        source=source,
+        label=entry.label,
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+        bytes=len(entry.data),
+        sha256=sha256,
+        image=decoded.image,
+        data=entry.data,
+    )

@@ -6,6 +6,7 @@ writes the model's folder."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import random
 import statistics
@@ -22,7 +23,7 @@ from encoder.model import ModelConfig
 from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
 from encoder.transforms import fixed_transform
 from ingest.errors import UserError
-from ingest.images import picture_size
+from ingest.images import decode, picture_size
 from ingest.load.budget import embedding_seconds, training_budget
 from ingest.load.reader import RawFile, Skipped, Source
 from ingest.load.records import read_records
@@ -99,7 +100,8 @@ def training_images(
     kept = 0
     rng = random.Random(0)
     digests: list[str] = []
-    for seen, record in enumerate(read_records(source, on_skip, show_progress, decode_side=side)):
+    at_side = functools.partial(decode, target_side=side)  # a big JPEG at a reduced scale that covers the side
+    for seen, record in enumerate(read_records(source, on_skip, show_progress, at_side)):
         digests.append(record.sha256)
         if kept < most:
             sample[kept] = fixed_transform(record.image, spec)

@@ -2,7 +2,7 @@
 
 Files live at `<media>/<sha[:2]>/<sha>`, named by the SHA-256 of the original bytes (the
 same hash the point id comes from). Images up to THUMBNAIL_SIDE keep their original bytes;
-bigger ones are stored as a faithful JPEG thumbnail of that side. Writes are atomic.
+bigger ones are stored as a faithful JPEG thumbnail of at most that side. Writes are atomic.
 """
 
 from __future__ import annotations
@@ -13,10 +13,23 @@ from pathlib import Path
 
 from PIL import Image
 
-from ingest.images import decode
+from ingest.images import DecodedImage, decode
 from ingest.store.space import ensure_room
 
 THUMBNAIL_SIDE = 512
+# How a load decodes every photo, and a query its picture (`decode_picture`), so that a stored
+# photo searched for embeds as it was stored: a big JPEG at 1/2, 1/4 or 1/8 of its size while its
+# longer side stays at least 7/8 of THUMBNAIL_SIDE and its shorter side at least DECODE_SHORTER
+# (above what any model embeds at by default: 112 px). A 12-megapixel phone photo (4032 x 3024)
+# is then decoded at 1/8 and copied at that size (504 x 378): 13 ms of CPU instead of 29 for
+# decoding at 1/4 and resizing to 512 (docs/measurements.md, "Big photos").
+DECODE_LONGER = THUMBNAIL_SIDE * 7 // 8
+DECODE_SHORTER = 256
+
+
+def decode_picture(data: bytes) -> DecodedImage:
+    """A photo's bytes decoded as a load decodes them (ImageRejected when they are not a picture)."""
+    return decode(data, DECODE_SHORTER, DECODE_LONGER)
 
 
 class MediaStore:
@@ -30,8 +43,9 @@ class MediaStore:
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
 
-    def put(self, sha256: str, data: bytes, image: Image.Image) -> None:
-        """data: the original file; image: it decoded to RGB (used for the thumbnail).
+    def put(self, sha256: str, data: bytes, image: Image.Image, size: tuple[int, int]) -> None:
+        """data: the original file; image: it decoded to RGB, maybe at a reduced scale (used for
+        the thumbnail); size: the original's width and height as shown.
 
         Called for every photo a load reads, on a reading thread: plain `os` calls on string
         paths, as few as an atomic write needs (pathlib's objects cost another 40-80 us of
@@ -40,9 +54,11 @@ class MediaStore:
         target = os.path.join(folder, sha256)
         if os.path.exists(target):
             return
-        if max(image.size) > THUMBNAIL_SIDE:
-            thumb = image.copy()
-            thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+        if max(size) > THUMBNAIL_SIDE:
+            thumb = image
+            if max(image.size) > THUMBNAIL_SIDE:
+                thumb = image.copy()
+                thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
             buffer = io.BytesIO()
             thumb.save(buffer, format="JPEG", quality=90)
             data = buffer.getvalue()
