@@ -97,9 +97,11 @@ def read_records(
             big = isinstance(entry, RawFile) and len(entry.data) >= PARALLEL_DECODE_BYTES
             pending.append((entry, pool.submit(_decoded, entry.data, decode) if big else None))
             while pending and (pending[0][1] is None or len(pending) > 2 * DECODE_THREADS):
-                yield from _record(*pending.popleft(), source.name, decode, on_skip)
+                if record := _record(*pending.popleft(), source.name, decode, on_skip):
+                    yield record
         while pending:
-            yield from _record(*pending.popleft(), source.name, decode, on_skip)
+            if record := _record(*pending.popleft(), source.name, decode, on_skip):
+                yield record
 
 
 def _decoded(data: bytes, decode: Callable[[bytes], DecodedImage]) -> tuple[DecodedImage, str]:
@@ -112,17 +114,17 @@ def _record(
     source: str,
     decode: Callable[[bytes], DecodedImage],
     on_skip: Callable[[Skipped], None],
-) -> Iterator[ImageRecord]:
-    """The entry's record, or nothing once on_skip was told why not."""
+) -> ImageRecord | None:
+    """The entry's record, or None once on_skip was told why not."""
     if isinstance(entry, Skipped):
         on_skip(entry)
-        return
+        return None
     try:
         decoded, sha256 = decoding.result() if decoding else _decoded(entry.data, decode)
     except ImageRejected as exc:
         on_skip(Skipped(entry.path, str(exc)))
-        return
-    yield ImageRecord(
+        return None
+    return ImageRecord(
         path=entry.path,
         source=source,
         label=entry.label,
