@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import platform
+import random
 import subprocess
 import sys
 import zipfile
@@ -25,7 +26,7 @@ from ingest.load.reader import Source
 from ingest.load.training import PHOTO_SIDE, SIDES, choose_side, recipe
 
 from conftest import run_cli
-from images_for_tests import photos_zip
+from images_for_tests import photo, photos_zip, write_zip
 
 
 def test_thumbnails_keep_their_size():
@@ -89,7 +90,35 @@ def test_the_training_sample_is_a_bounded_uniform_sample_of_the_photos(tmp_path,
     assert sample.shape == (5, 3, 32, 32) and info["trained_on"] == 5 and info["images"] == 20
     every = [fixed_transform(Image.open(io.BytesIO(data)), spec) for data in zip_bytes(archive)]
     picked = [next(i for i, photo in enumerate(every) if torch.equal(photo, row)) for row in sample]
-    assert len(set(picked)) == 5 and set(picked) != set(range(5))  # a reservoir, not the first five
+    assert len(set(picked)) == 5 and set(picked) != set(range(5))  # a random sample, not the first five
+
+
+def test_only_the_photos_the_training_sample_takes_are_decoded(tmp_path, monkeypatch):
+    names = [f"p/{i:02d}.png" for i in range(30)]
+    files = {name: _png(photo(i, (60, 40))) for i, name in enumerate(names)}
+    # Five of the 30 files, chosen as training chooses them (worked out here independently).
+    taken = [names[i] for i in sorted(random.Random(0).sample(range(30), 5))]
+    broken = taken[1]  # chosen, reported, and the sample is one photo smaller
+    files[broken] = files[broken][:60]
+    write_zip(tmp_path / "photos.zip", files)
+    spec = TransformSpec(image_size=32)
+    monkeypatch.setattr(training, "MAX_TRAIN_BYTES", 5 * 3 * 32**2)  # room for 5 photos
+    decoded: list[bytes] = []
+    real_decode = training.decode
+    monkeypatch.setattr(training, "decode", lambda data, **kw: decoded.append(data) or real_decode(data, **kw))
+    reported: list = []
+    sample, info = training.training_images(Source(tmp_path / "photos.zip"), spec, reported.append, False)
+    assert sorted(decoded) == sorted(files[name] for name in taken)  # the other 25 are hashed, never decoded
+    assert [skipped.path for skipped in reported] == [broken]
+    expected = [fixed_transform(Image.open(io.BytesIO(files[name])), spec) for name in taken if name != broken]
+    assert info["trained_on"] == 4 and info["images"] == 30
+    assert all(torch.equal(row, photo) for row, photo in zip(sample, expected, strict=True))
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 # A load's training, in a process whose heap holds about 290 MB of freed blocks of 1 KB (one in

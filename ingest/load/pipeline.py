@@ -118,10 +118,11 @@ def load(
             train_seconds=trained.seconds if trained else 0.0,
         )
         writer = StoreWriter(store, physical, embedder.model_id)
-        try:  # a model trained here has read every file once already and reported the bad ones
+        try:  # a model trained here has read every file once already and reported what it could
+            told = {s.path for s in skipped}
+            untold = (lambda entry: None if entry.path in told else skip(entry)) if trained else skip
             # closing(): a reader stopped by an error ends its progress line before the error is told
-            quiet = (lambda _: None) if trained else skip
-            with closing(read_records(source, quiet, options.show_progress, decode_picture)) as records:
+            with closing(read_records(source, untold, options.show_progress, decode_picture)) as records:
                 embed_into(records, embedder, writer, media)
             if old and old.physical != physical:
                 with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:

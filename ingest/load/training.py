@@ -1,17 +1,18 @@
 """Training the model a load needs. The photos' sizes choose the model's input side
 (`choose_side`); one reading pass collects the photos (a uniform sample of at most
-MAX_TRAIN_IMAGES) through the fixed transform at that side; `encoder.fit` trains on them and
+MAX_TRAIN_IMAGES, chosen before reading) through the fixed transform at that side; `encoder.fit` trains on them and
 writes the model's folder."""
 
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import random
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,10 +24,10 @@ from encoder.model import ModelConfig
 from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
 from encoder.transforms import fixed_transform
 from ingest.errors import UserError
-from ingest.images import decode, picture_size
+from ingest.images import ImageRejected, decode, picture_size
 from ingest.load.budget import embedding_seconds, training_budget
 from ingest.load.reader import RawFile, Skipped, Source
-from ingest.load.records import read_records
+from ingest.load.records import DECODE_THREADS
 from ingest.progress import progress
 
 MAX_TRAIN_IMAGES = 50_000
@@ -90,27 +91,56 @@ class TrainedModel:
 def training_images(
     source: Source, spec: TransformSpec, on_skip: Callable[[Skipped], None], show_progress: bool
 ) -> tuple[torch.Tensor, dict]:
-    """A uniform sample (reservoir) of at most MAX_TRAIN_IMAGES (and MAX_TRAIN_BYTES), through
-    the fixed transform, and what the checkpoint records about the data."""
+    """A uniform sample of at most MAX_TRAIN_IMAGES (and MAX_TRAIN_BYTES) of the source's files,
+    chosen before reading, through the fixed transform; and what the checkpoint records about the
+    data. Every file is hashed (the data's fingerprint) but only the chosen are decoded,
+    DECODE_THREADS at a time: of a library of 50,000 phone photos, 14,000 at 40 ms each instead of
+    all 50,000. A chosen file that does not decode is reported here (the sample is one photo
+    smaller); the load that embeds every photo reports the others."""
     side = spec.image_size
-    most = min(MAX_TRAIN_IMAGES, MAX_TRAIN_BYTES // (3 * side**2), source.count())
+    total = source.count()
+    most = min(MAX_TRAIN_IMAGES, MAX_TRAIN_BYTES // (3 * side**2), total)
+    chosen = set(random.Random(0).sample(range(total), most))
     # One block, filled in place: stacking a list of photos would hold the sample twice at the
     # end, and a list of tens of thousands of small tensors leaves the memory it freed fragmented.
     sample = torch.empty(most, 3, side, side, dtype=torch.uint8)
     kept = 0
-    rng = random.Random(0)
     digests: list[str] = []
-    at_side = functools.partial(decode, target_side=side)  # a big JPEG at a reduced scale that covers the side
-    for seen, record in enumerate(read_records(source, on_skip, show_progress, at_side)):
-        digests.append(record.sha256)
-        if kept < most:
-            sample[kept] = fixed_transform(record.image, spec)
-            kept += 1
-        elif (j := rng.randrange(seen + 1)) < most:
-            sample[j] = fixed_transform(record.image, spec)
+
+    def place(path: str, pixels: Future) -> None:
+        nonlocal kept
+        try:
+            sample[kept] = pixels.result()
+        except ImageRejected as exc:
+            on_skip(Skipped(path, str(exc)))
+            return
+        kept += 1
+
+    with (
+        progress(f"reading {source.name}", total, show_progress) as bar,
+        ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode") as pool,
+    ):
+        pending: deque[tuple[str, Future]] = deque()
+        for index, entry in enumerate(source):
+            bar.advance()
+            if isinstance(entry, Skipped):
+                on_skip(entry)
+                continue
+            digests.append(hashlib.sha256(entry.data).hexdigest())
+            if index in chosen:
+                pending.append((entry.path, pool.submit(_pixels, entry.data, spec)))
+            while len(pending) > 2 * DECODE_THREADS:
+                place(*pending.popleft())
+        while pending:
+            place(*pending.popleft())
     fingerprint = hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()[:16]
     info = {"source": source.name, "images": len(digests), "trained_on": kept, "fingerprint": fingerprint}
     return sample[:kept], info
+
+
+def _pixels(data: bytes, spec: TransformSpec) -> torch.Tensor:
+    """A file through the fixed transform; a big JPEG decoded at a reduced scale that covers it."""
+    return fixed_transform(decode(data, target_side=spec.image_size).image, spec)
 
 
 @dataclass(frozen=True)
