@@ -7,7 +7,13 @@ import torch
 
 from encoder import checkpoint as ckpt
 from ingest.load import budget
-from ingest.load.budget import AFTER_TRAINING_FIXED_S, MIN_TRAIN_SHARE, embedding_seconds, training_budget
+from ingest.load.budget import (
+    AFTER_TRAINING_FIXED_S,
+    MIN_TRAIN_SHARE,
+    embedding_seconds,
+    reading_seconds,
+    training_budget,
+)
 from ingest.load.reader import Source
 from ingest.load.training import PHOTO_SIDE, TrainingRequest, recipe, train_model
 
@@ -17,7 +23,7 @@ from images_for_tests import photos_zip
 def test_a_small_collection_trains_the_whole_budget():
     given = training_budget(540.0, spent_s=7.0, after_s=20.0)
     assert given.seconds == 540.0
-    assert given.reason == "the whole budget (7 s of reading before it, about 20 s of embedding after it)"
+    assert given.reason == "the whole budget (7 s of reading before it, about 20 s of reading and embedding after it)"
 
 
 def test_a_larger_collection_trains_what_the_load_has_left():
@@ -58,3 +64,19 @@ def test_a_default_load_trains_for_the_budget_it_announces(tmp_path, monkeypatch
     assert announced[0].startswith(f"training for {seconds:.0f} s:") and 0 < seconds < 15.0
     # The plan never runs past the budget by more than its last epoch.
     assert model.summary["seconds"] <= seconds + model.history[-1]["seconds"]
+
+
+def test_reading_a_phone_photo_again_counts_far_more_than_a_thumbnail():
+    import io
+
+    from images_for_tests import photo
+
+    def jpeg(size: tuple[int, int]) -> bytes:
+        buffer = io.BytesIO()
+        photo(5, size).save(buffer, "JPEG", quality=90)
+        return buffer.getvalue()
+
+    thumbnail, phone = reading_seconds([jpeg((40, 30))], 1000, 112), reading_seconds([jpeg((4032, 3024))], 1000, 112)
+    assert 0 < thumbnail < 1.0  # well under a millisecond each
+    assert phone > 10 * thumbnail  # decoded at 1/8, copied as a JPEG, resized: tens of milliseconds each
+    assert reading_seconds([], 1000, 112) == 0.0

@@ -3,7 +3,8 @@ time it spent reading before training, and the time embedding will take after it
 training's budget (TrainConfig.time_budget_s at most).
 
 What follows training is timed, not guessed: one batch of the load's own photos goes through
-an untrained model exactly as the load will embed them (the weights do not change the time).
+an untrained model exactly as the load will embed them (the weights do not change the time),
+and a few of its files are read again as the load reads them (for phone photos, the larger part).
 After training, `fit` embeds the training sample (up to STATS_IMAGES of it) for the embedding's
 mean and whitening, and the load embeds every photo. Measured on 2 cores (docs/measurements.md):
 without this, `dogbreeds.zip` (3,000 photos) trained its whole 540 s and its load took 10.05
@@ -21,6 +22,9 @@ from encoder import checkpoint as ckpt
 from encoder.embed import Embedder, batch_size_for
 from encoder.fit import STATS_IMAGES
 from encoder.model import Autoencoder, ModelConfig
+from encoder.transforms import fixed_transform
+from ingest.load.records import DECODE_THREADS
+from ingest.store.media import decode_picture, media_copy
 
 LOAD_TARGET_S = 570.0  # 9.5 minutes: Python's start and the last epoch's overrun stay inside 10
 # A collection too large to load within the target still trains this share of the budget: its
@@ -39,7 +43,7 @@ def training_budget(most_s: float, spent_s: float, after_s: float) -> TrainingBu
     """Seconds training may take, given what the load spent before it and will spend after it."""
     left = LOAD_TARGET_S - spent_s - after_s
     seconds = max(MIN_TRAIN_SHARE * most_s, min(most_s, left))
-    timing = f"{spent_s:.0f} s of reading before it, about {after_s:.0f} s of embedding after it"
+    timing = f"{spent_s:.0f} s of reading before it, about {after_s:.0f} s of reading and embedding after it"
     if left >= most_s:
         reason = f"the whole budget ({timing})"
     elif seconds == left:
@@ -76,3 +80,25 @@ def embedding_seconds(model_cfg: ModelConfig, images: torch.Tensor, photos: int)
     embedder.embed(batch)
     per_photo = (time.perf_counter() - started) / len(batch)
     return per_photo * (min(len(images), STATS_IMAGES) + photos) + AFTER_TRAINING_FIXED_S
+
+
+def reading_seconds(examples: list[bytes], photos: int, side: int) -> float:
+    """Estimated seconds the load spends reading its `photos` again to embed them, beyond the
+    model's own time (`embedding_seconds`): a few of its files (`examples`) decoded, copied and
+    resized as the load does it, timed, DECODE_THREADS photos at a time. A thumbnail takes well
+    under a millisecond, a 12-megapixel phone photo about 45 ms: on 50,000 of those, most of the
+    load (docs/measurements.md, "Big photos")."""
+    if not examples:
+        return 0.0
+    spec = ckpt.TransformSpec(image_size=side)
+
+    def read(data: bytes) -> None:
+        decoded = decode_picture(data)
+        media_copy(data, decoded.image, (decoded.width, decoded.height))
+        fixed_transform(decoded.image, spec)
+
+    read(examples[0])  # the first call sets things up (milliseconds: a thumbnail's whole cost)
+    started = time.perf_counter()
+    for data in examples:
+        read(data)
+    return photos * (time.perf_counter() - started) / len(examples) / DECODE_THREADS

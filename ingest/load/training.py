@@ -25,7 +25,7 @@ from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
 from encoder.transforms import fixed_transform
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode, picture_size
-from ingest.load.budget import embedding_seconds, training_budget
+from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
 from ingest.load.reader import RawFile, Skipped, Source
 from ingest.load.records import DECODE_THREADS
 from ingest.progress import progress
@@ -41,6 +41,7 @@ MAX_TRAIN_BYTES = 1 << 29
 SIDES = (32, 48, 64, 96, 128)
 PHOTO_SIDE = 48
 SIZE_SAMPLE = 1000  # photos whose size is read (headers only) to choose the side
+EXAMPLES = 8  # photos read again to time the load's reading (budget.reading_seconds)
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,19 @@ class TrainedModel:
 
 
 def training_images(
-    source: Source, spec: TransformSpec, on_skip: Callable[[Skipped], None], show_progress: bool
+    source: Source,
+    spec: TransformSpec,
+    on_skip: Callable[[Skipped], None],
+    show_progress: bool,
+    examples: list[bytes] | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """A uniform sample of at most MAX_TRAIN_IMAGES (and MAX_TRAIN_BYTES) of the source's files,
     chosen before reading, through the fixed transform; and what the checkpoint records about the
     data. Every file is hashed (the data's fingerprint) but only the chosen are decoded,
     DECODE_THREADS at a time: of a library of 50,000 phone photos, 14,000 at 40 ms each instead of
     all 50,000. A chosen file that does not decode is reported here (the sample is one photo
-    smaller); the load that embeds every photo reports the others."""
+    smaller); the load that embeds every photo reports the others. `examples` receives the bytes
+    of the first EXAMPLES photos of the sample (to time reading them, `budget.reading_seconds`)."""
     side = spec.image_size
     total = source.count()
     most = min(MAX_TRAIN_IMAGES, MAX_TRAIN_BYTES // (3 * side**2), total)
@@ -107,7 +113,7 @@ def training_images(
     kept = 0
     digests: list[str] = []
 
-    def place(path: str, pixels: Future) -> None:
+    def place(path: str, data: bytes, pixels: Future) -> None:
         nonlocal kept
         try:
             sample[kept] = pixels.result()
@@ -115,12 +121,14 @@ def training_images(
             on_skip(Skipped(path, str(exc)))
             return
         kept += 1
+        if examples is not None and len(examples) < EXAMPLES:
+            examples.append(data)
 
     with (
         progress(f"reading {source.name}", total, show_progress) as bar,
         ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode") as pool,
     ):
-        pending: deque[tuple[str, Future]] = deque()
+        pending: deque[tuple[str, bytes, Future]] = deque()
         for index, entry in enumerate(source):
             bar.advance()
             if isinstance(entry, Skipped):
@@ -128,7 +136,7 @@ def training_images(
                 continue
             digests.append(hashlib.sha256(entry.data).hexdigest())
             if index in chosen:
-                pending.append((entry.path, pool.submit(_pixels, entry.data, spec)))
+                pending.append((entry.path, entry.data, pool.submit(_pixels, entry.data, spec)))
             while len(pending) > 2 * DECODE_THREADS:
                 place(*pending.popleft())
         while pending:
@@ -171,7 +179,8 @@ def train_model(
     else:
         choice = SideChoice(image_size, f"{image_size} px: given by --image-size")
     model_cfg, train_cfg, embed_side = recipe(choice.side)
-    images, info = training_images(source, TransformSpec(image_size=embed_side), on_skip, show_progress)
+    examples: list[bytes] = []
+    images, info = training_images(source, TransformSpec(image_size=embed_side), on_skip, show_progress, examples)
     if len(images) == 0:
         raise UserError(no_images())
     if len(images) < MIN_TRAIN_IMAGES:
@@ -185,7 +194,9 @@ def train_model(
     if epochs is not None:  # --epochs N: exactly N epochs, instead of as many as fit the time budget
         train_cfg = replace(train_cfg, epochs=epochs, time_budget_s=None)
     elif train_cfg.time_budget_s is not None:
-        after = embedding_seconds(model_cfg, images, info["images"])
+        after = embedding_seconds(model_cfg, images, info["images"]) + reading_seconds(
+            examples, info["images"], embed_side
+        )
         budget = training_budget(train_cfg.time_budget_s, time.perf_counter() - started, after)
         train_cfg = replace(train_cfg, time_budget_s=budget.seconds)
         notify(f"training for {budget.seconds:.0f} s: {budget.reason}")

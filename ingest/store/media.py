@@ -32,6 +32,19 @@ def decode_picture(data: bytes) -> DecodedImage:
     return decode(data, DECODE_SHORTER, DECODE_LONGER)
 
 
+def media_copy(data: bytes, image: Image.Image, size: tuple[int, int]) -> bytes:
+    """What the media store keeps of a photo: its own bytes up to THUMBNAIL_SIDE, else a JPEG of
+    its decoded picture (`decode_picture`), shrunk to THUMBNAIL_SIDE when it is still larger."""
+    if max(size) <= THUMBNAIL_SIDE:
+        return data
+    if max(image.size) > THUMBNAIL_SIDE:
+        image = image.copy()
+        image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
 class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -54,14 +67,7 @@ class MediaStore:
         target = os.path.join(folder, sha256)
         if os.path.exists(target):
             return
-        if max(size) > THUMBNAIL_SIDE:
-            thumb = image
-            if max(image.size) > THUMBNAIL_SIDE:
-                thumb = image.copy()
-                thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
-            buffer = io.BytesIO()
-            thumb.save(buffer, format="JPEG", quality=90)
-            data = buffer.getvalue()
+        data = media_copy(data, image, size)
         ensure_room(self.root, len(data))
         if folder not in self._made_dirs:
             os.makedirs(folder, exist_ok=True)
