@@ -1,7 +1,7 @@
 """Training the model a load needs. The photos' sizes choose the model's input side
 (`choose_side`); one reading pass collects the photos (a uniform sample of at most
-MAX_TRAIN_IMAGES, chosen before reading) through the fixed transform at that side; `encoder.fit` trains on them and
-writes the model's folder."""
+MAX_TRAIN_IMAGES, chosen before reading) through the fixed transform at that side;
+`encoder.fit` trains on them and writes the model's folder."""
 
 from __future__ import annotations
 
