@@ -194,12 +194,12 @@ def train_model(
     if epochs is not None:  # --epochs N: exactly N epochs, instead of as many as fit the time budget
         train_cfg = replace(train_cfg, epochs=epochs, time_budget_s=None)
     elif train_cfg.time_budget_s is not None:
-        after = embedding_seconds(model_cfg, images, info["images"]) + reading_seconds(
-            examples, info["images"], embed_side
-        )
+        after = embedding_seconds(model_cfg, images, info["images"])
+        after += reading_seconds(examples, info["images"], embed_side)
         budget = training_budget(train_cfg.time_budget_s, time.perf_counter() - started, after)
         train_cfg = replace(train_cfg, time_budget_s=budget.seconds)
         notify(f"training for {budget.seconds:.0f} s: {budget.reason}")
+    del examples  # a phone photo's file is 5 MB: not held through training
     purpose = "retrain" if request.retrain else "load"
     state = models_dir / "training" / f"{request.collection}.pt"
     resumable = Resumable(state, f"{info['fingerprint']}:{purpose}", notify)
