@@ -28,6 +28,13 @@ from ingest.store.media import MediaStore
 MAX_EMBED_WORKERS = 4
 
 
+def embedding_workers() -> tuple[int, int]:
+    """How many batches a load embeds at once, and the intra-op threads each gets."""
+    cores = torch.get_num_threads()
+    workers = min(MAX_EMBED_WORKERS, cores)
+    return workers, cores // workers
+
+
 @contextmanager
 def fewer_collections() -> Iterator[None]:
     """Python's cycle collector, run less often for the duration: every photo allocates a few
@@ -54,8 +61,7 @@ def embed_into(
     """Embeds in batches, handed to the writer in order. Meanwhile the next photos are read,
     decoded, copied into `media` (so a photo's copy is there before its point) and resized, on
     two other threads."""
-    cores = torch.get_num_threads()
-    workers = min(MAX_EMBED_WORKERS, cores)
+    workers, threads_each = embedding_workers()
     count, batch, pixels = 0, [], []
     pending: deque[tuple[list[ImageRecord], Future]] = deque()
 
@@ -70,7 +76,7 @@ def embed_into(
 
     with (
         fewer_collections(),
-        torch_threads(cores // workers),
+        torch_threads(threads_each),
         ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool,
     ):
         # closing(): on an error here the reading thread stops now, not when the generator is collected
