@@ -89,9 +89,13 @@ def test_paths_are_split_as_pathlib_splits_them():
             assert is_os_clutter(path) == clutter, path
 
 
-def test_records_come_in_the_sources_order_while_big_files_decode_side_by_side(tmp_path):
+@pytest.mark.parametrize("threads", [2, 8])  # this machine's count, and a bigger machine's
+def test_records_come_in_the_sources_order_while_big_files_decode_side_by_side(tmp_path, monkeypatch, threads):
     from ingest.images import decode
+    from ingest.load import records
     from ingest.load.records import PARALLEL_DECODE_BYTES, read_records
+
+    monkeypatch.setattr(records, "DECODE_THREADS", threads)
 
     rng = np.random.default_rng(0)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,7 +30,13 @@ FILE_FIELDS = ("path", "source", "label", "width", "height", "format", "bytes", 
 # (docs/measurements.md, "Big photos"). Smaller files are decoded in their turn on the reading
 # thread: for a thumbnail the hand-over would cost more than the decoding.
 PARALLEL_DECODE_BYTES = 256 * 1024
-DECODE_THREADS = 2
+# One thread per core this process may use (Pillow lets go of the GIL while it decodes), at least
+# two. Past 8, a phone photo's 43 ms of decoding shared out comes below what the threads that see
+# every photo spend on it one after the other (hashing 5 MB, 2.8 ms; copying and resizing, 3-4
+# ms). Measured on 2 cores only; more is estimated.
+DECODE_THREADS = min(
+    8, max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
+)
 
 
 def point_id(sha256: str) -> str:
