@@ -80,7 +80,7 @@ def per_photo_ms(archive: Path, photos: int = 40) -> dict:
         t0 = time.perf_counter()
         decoded = decode_picture(data)
         t1 = time.perf_counter()
-        media.put(f"{n:064x}", data, decoded.image, (decoded.width, decoded.height))
+        media.put(f"{n:064x}", data, decoded.image, (decoded.width, decoded.height), decoded.format)
         t2 = time.perf_counter()
         fixed_transform(decoded.image, TransformSpec(image_size=112))
         t3 = time.perf_counter()

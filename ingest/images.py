@@ -2,7 +2,8 @@
 
 Formats are recognised by content (Pillow sniffs the header), never by extension. Pillow's
 decompression-bomb check is an error here, not a warning: a 30 kB PNG that claims to be
-100,000 x 100,000 pixels is refused before it is decoded.
+100,000 x 100,000 pixels is refused before it is decoded. HEIC, what iPhones take photos in, is
+read through pillow-heif (libheif), registered with Pillow on import.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF"}
+pillow_heif.register_heif_opener()
+
+SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF"}
+# Formats decoded whole and then reduced by a box filter, as far as a JPEG would be decoded at a
+# reduced scale: they have no cheaper way to a smaller picture. PNG, WebP and the rest are not, so
+# that a photo stored by an earlier version is embedded as it was when it is searched for.
+REDUCED_AFTER_DECODING = {"HEIF", "AVIF"}
 MAX_PIXELS = 40_000_000  # ~ a 7,700 x 5,200 photo; far beyond what a 32 px encoder needs
 MAX_BYTES = 64 * 1024 * 1024
 ORIENTATION_TAG = 0x0112
@@ -37,8 +45,8 @@ class DecodedImage:
 def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) -> DecodedImage:
     """bytes -> RGB image. With target_side, a JPEG is decoded at the smallest of 1/2, 1/4 and 1/8
     of its size (libjpeg's DCT scaling: much faster for big photos) whose shorter side is still at
-    least target_side and longer side at least longer_side; width and height stay those of the
-    full image."""
+    least target_side and longer side at least longer_side, and a HEIC or AVIF photo is reduced to
+    it; width and height stay those of the full image."""
     if not data:
         raise ImageRejected("empty file")
     if len(data) > MAX_BYTES:
@@ -54,9 +62,12 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
             orientation = image.getexif().get(ORIENTATION_TAG, 1)
             if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
                 width, height = height, width
-            if target_side and fmt == "JPEG" and (scale := _reduction(image.size, target_side, longer_side)) > 1:
+            scale = _reduction(image.size, target_side, longer_side) if target_side else 1
+            if scale > 1 and fmt == "JPEG":
                 image.draft(image.mode, (image.size[0] // scale, image.size[1] // scale))
             image.load()
+            if scale > 1 and fmt in REDUCED_AFTER_DECODING:
+                image = image.reduce(scale)
             # Only when there is something to turn: for the rest, exif_transpose parses the EXIF
             # again and returns a copy, a quarter of the decoding of a 224 px photo.
             rgb = to_rgb(ImageOps.exif_transpose(image) if orientation != 1 else image)

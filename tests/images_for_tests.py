@@ -8,6 +8,7 @@ import stat
 import zipfile
 
 import numpy as np
+import pillow_heif  # noqa: F401  (ingest.images registers its HEIC opener; saving one needs it too)
 from PIL import Image
 
 
@@ -38,6 +39,14 @@ def exif_rotated_jpeg(seed: int) -> bytes:
     return _save(image, "JPEG", exif=exif.tobytes())
 
 
+def phone_heic(seed: int, size: tuple[int, int] = (40, 20)) -> bytes:
+    """A HEIC, as an iPhone saves photos, whose EXIF says 'rotate 90°' (pillow-heif turns that into
+    HEIF's own rotation, which libheif applies): it must be indexed as 20x40."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return _save(photo(seed, size), "HEIF", exif=exif.tobytes())
+
+
 def good_images() -> dict[str, bytes]:
     """Archive path -> bytes: every mode and format that must be read (recognised by content)."""
     sixteen = Image.fromarray(np.linspace(0, 65535, 40 * 30).reshape(30, 40).astype(np.uint16))
@@ -53,6 +62,8 @@ def good_images() -> dict[str, bytes]:
         "modes/bilevel.bmp": _save(photo(6).convert("1"), "BMP"),
         "modes/photo.webp": _save(photo(7), "WEBP"),
         "modes/rotated.jpg": exif_rotated_jpeg(8),
+        "modes/phone.heic": phone_heic(11),
+        "modes/photo.avif": _save(photo(12), "AVIF"),
         "modes/png-named.jpg": _save(photo(9), "PNG"),  # wrong extension: content decides
         "top-level.png": _save(photo(10), "PNG"),  # no folder: no label
     }

@@ -7,6 +7,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
+from ingest.store.media import MediaStore
 
 from conftest import run_cli, store_at
 from images_for_tests import UNSAFE_REASONS, bad_entries, good_images, write_zip
@@ -55,6 +58,11 @@ def test_a_zip_with_bad_entries_indexes_exactly_its_good_images(home_copy, tmp_p
     assert set(by_path) == set(good)
     assert (by_path["modes/rotated.jpg"]["width"], by_path["modes/rotated.jpg"]["height"]) == (20, 40)
     assert by_path["modes/png-named.jpg"]["format"] == "PNG"
+    heic = by_path["modes/phone.heic"]  # an iPhone's format, turned as its EXIF says
+    assert (heic["format"], heic["width"], heic["height"]) == ("HEIF", 20, 40)
+    assert by_path["modes/photo.avif"]["format"] == "AVIF"
+    # The page shows the stored copy in a browser, which cannot show a HEIC: a JPEG is kept.
+    assert Image.open(MediaStore(home_copy / "media").path_for(heic["sha256"])).format == "JPEG"
     assert by_path["top-level.png"]["label"] is None
     assert facts["points"] == 300 + len(good)  # what was stored before is intact
 

@@ -36,6 +36,31 @@ def test_the_format_comes_from_the_content_and_rotation_from_exif():
     assert decode(images["modes/png-named.jpg"]).format == "PNG"
     rotated = decode(images["modes/rotated.jpg"])
     assert (rotated.width, rotated.height) == (20, 40) and rotated.image.size == (20, 40)
+    heic, avif = decode(images["modes/phone.heic"]), decode(images["modes/photo.avif"])
+    assert heic.format == "HEIF" and (heic.width, heic.height) == (20, 40) and heic.image.size == (20, 40)
+    assert avif.format == "AVIF" and avif.image.size == (40, 30)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_a_big_heic_or_avif_is_reduced_like_a_jpeg_and_copied_as_a_jpeg(fmt):
+    from ingest.store.media import THUMBNAIL_SIDE, media_copy
+
+    original = photo(5, (1024, 768))
+    buffer = io.BytesIO()
+    original.save(buffer, fmt, quality=90)
+    picture = decode_picture(buffer.getvalue())
+    assert picture.format == fmt and (picture.width, picture.height) == (1024, 768)
+    assert picture.image.size == (512, 384)  # halved, as a 1024 x 768 JPEG is decoded
+    reduced = np.asarray(original.reduce(2), dtype=np.float32)
+    assert np.abs(np.asarray(picture.image, dtype=np.float32) - reduced).mean() < 4  # the photo, not noise
+    # The page hands stored files to the browser, and no browser but Safari shows a HEIC: even a
+    # small one is kept as a JPEG, where a small JPEG or PNG keeps its own bytes.
+    small = io.BytesIO()
+    photo(6, (64, 48)).save(small, fmt)
+    copy = media_copy(small.getvalue(), decode_picture(small.getvalue()).image, (64, 48), fmt)
+    assert Image.open(io.BytesIO(copy)).format == "JPEG" and THUMBNAIL_SIDE > 64
+    png = good_images()["top-level.png"]
+    assert media_copy(png, decode_picture(png).image, (40, 30), "PNG") == png
 
 
 @pytest.mark.parametrize("name", sorted(bad_entries()))

@@ -28,7 +28,7 @@ PICK_RANDOM = "pick_random"
 DECODED_UPLOAD = "decoded_upload"  # (file id, image): an upload is decoded once, not per rerun
 VIEW = "view"
 SEARCH_TAB, BROWSE_TAB, DUPLICATES_TAB, MODEL_TAB = "Search", "Browse", "Duplicates", "Model"
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "avif", "bmp", "gif"]
 
 
 class UploadRejected(UserError):
@@ -150,7 +150,9 @@ def read_upload(name: str, data: bytes, max_bytes: int) -> Image.Image:
     try:
         return decode_picture(data).image
     except ImageRejected as exc:
-        raise UploadRejected(f"{name} cannot be used as a query: {exc}. Upload a JPEG, PNG or WebP photo.") from None
+        raise UploadRejected(
+            f"{name} cannot be used as a query: {exc}. Upload a JPEG, PNG, WebP or HEIC photo."
+        ) from None
 
 
 def upload_limit_bytes() -> int:

@@ -71,7 +71,7 @@ def embed_into(
         with closing(prefetched(records, depth=embedder.batch_size)) as decoded:
             for record in decoded:
                 if media is not None and record.data is not None:
-                    media.put(record.sha256, record.data, record.image, (record.width, record.height))
+                    media.put(record.sha256, record.data, record.image, (record.width, record.height), record.format)
                 yield record.without_pixels(), embedder.preprocess(record.image)
 
     with (

@@ -1,8 +1,9 @@
 """A content-addressed copy of every indexed image, so results show after the zip is gone.
 
 Files live at `<media>/<sha[:2]>/<sha>`, named by the SHA-256 of the original bytes (the
-same hash the point id comes from). Images up to THUMBNAIL_SIDE keep their original bytes;
-bigger ones are stored as a faithful JPEG thumbnail of at most that side. Writes are atomic.
+same hash the point id comes from). Images up to THUMBNAIL_SIDE keep their original bytes when
+every browser shows their format; bigger ones, and HEIC and AVIF files, are stored as a faithful
+JPEG of at most that side. Writes are atomic.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ THUMBNAIL_SIDE = 512
 # decoding at 1/4 and resizing to 512 (docs/measurements.md, "Big photos").
 DECODE_LONGER = THUMBNAIL_SIDE * 7 // 8
 DECODE_SHORTER = 256
+# Kept as they are when small: the page hands the file to the browser. Chrome and Firefox show no HEIC.
+BROWSER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
 
 
 def decode_picture(data: bytes) -> DecodedImage:
@@ -32,10 +35,11 @@ def decode_picture(data: bytes) -> DecodedImage:
     return decode(data, DECODE_SHORTER, DECODE_LONGER)
 
 
-def media_copy(data: bytes, image: Image.Image, size: tuple[int, int]) -> bytes:
-    """What the media store keeps of a photo: its own bytes up to THUMBNAIL_SIDE, else a JPEG of
-    its decoded picture (`decode_picture`), shrunk to THUMBNAIL_SIDE when it is still larger."""
-    if max(size) <= THUMBNAIL_SIDE:
+def media_copy(data: bytes, image: Image.Image, size: tuple[int, int], fmt: str) -> bytes:
+    """What the media store keeps of a photo: its own bytes up to THUMBNAIL_SIDE in a format
+    every browser shows, else a JPEG of its decoded picture (`decode_picture`), shrunk to
+    THUMBNAIL_SIDE when it is still larger."""
+    if max(size) <= THUMBNAIL_SIDE and fmt in BROWSER_FORMATS:
         return data
     if max(image.size) > THUMBNAIL_SIDE:
         image = image.copy()
@@ -56,9 +60,9 @@ class MediaStore:
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
 
-    def put(self, sha256: str, data: bytes, image: Image.Image, size: tuple[int, int]) -> None:
+    def put(self, sha256: str, data: bytes, image: Image.Image, size: tuple[int, int], fmt: str) -> None:
         """data: the original file; image: it decoded to RGB, maybe at a reduced scale (used for
-        the thumbnail); size: the original's width and height as shown.
+        the thumbnail); size: the original's width and height as shown; fmt: its format.
 
         Called for every photo a load reads, on a reading thread: plain `os` calls on string
         paths, as few as an atomic write needs (pathlib's objects cost another 40-80 us of
@@ -67,7 +71,7 @@ class MediaStore:
         target = os.path.join(folder, sha256)
         if os.path.exists(target):
             return
-        data = media_copy(data, image, size)
+        data = media_copy(data, image, size, fmt)
         ensure_room(self.root, len(data))
         if folder not in self._made_dirs:
             os.makedirs(folder, exist_ok=True)
