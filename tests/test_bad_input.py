@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -136,3 +137,57 @@ def test_a_missing_checkpoint_is_named_with_what_to_do(home_copy, tmp_path, mini
     photo(1).save(query)
     assert_one_line_error(run_cli(home_copy, "search", str(query)), "checkpoint", "CBIR_HOME")
     assert_one_line_error(run_cli(home_copy, "load", str(mini_zip)), "checkpoint", "--retrain")
+
+
+def test_a_phone_librarys_many_non_photos_are_counted_not_listed_on_a_terminal(home_copy, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from ingest.cli.loading import TERMINAL_SKIP_LINES
+
+    from conftest import ROOT, cli_env
+
+    videos = {f"2024/IMG_{n:04d}.MOV": os.urandom(2000) for n in range(TERMINAL_SKIP_LINES + 10)}
+    archive = tmp_path / "library.zip"
+    write_zip(
+        archive,
+        {**dict(list(good_images().items())[:3]), **videos, "2024/bad.jpg": bad_entries()["bad/truncated.jpg"][0]},
+    )
+
+    # stderr to a log file: every skipped file has its line.
+    logged = run_cli(home_copy, "load", str(archive))
+    assert logged.returncode == 0, logged.stderr
+    assert sum(line.startswith("skipped ") for line in logged.stderr.splitlines()) == len(videos) + 1
+    summary = next(line for line in logged.stdout.splitlines() if line.strip().startswith("skipped"))
+    assert " ".join(summary.split()) == "skipped 31 (not an image: 30; corrupt or truncated image: 1)"
+
+    # stderr on a terminal: the first lines, then one line saying the rest are only counted.
+    main, terminal = os.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "load", str(archive), "--json"],
+        cwd=ROOT,
+        env=cli_env(home_copy),
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    ) as again:
+        os.close(terminal)
+        shown = b""
+        while chunk := _read_or_nothing(main):
+            shown += chunk
+        report = json.loads(again.stdout.read())
+    os.close(main)
+    # What a terminal shows: the bar's colours and redrawing taken out.
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode()).replace("\r", "\n").splitlines()
+    assert sum(line.startswith("skipped ") for line in lines) == TERMINAL_SKIP_LINES
+    assert sum("counted, not listed" in line for line in lines) == 1
+    assert len(report["skipped"]) == len(videos) + 1  # --json still lists every one
+
+
+def _read_or_nothing(fd: int) -> bytes:
+    import os
+
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal's other end closed: Linux says EIO
+        return b""

@@ -6,6 +6,7 @@ A user's mistake prints one line, `error: <what is wrong>: <what to do>`, and ex
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,8 +31,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def say(message: str) -> None:
-    """Messages go to stderr: stdout stays clean for --json and pipes."""
-    typer.echo(message, err=True)
+    """Messages go to stderr: stdout stays clean for --json and pipes. Through sys.stderr itself,
+    which a live progress bar replaces with a proxy that prints each line above the bar; click's
+    echo writes past it, onto the bar's own line."""
+    print(message, file=sys.stderr, flush=True)
 
 
 WAITING = "waiting for the embedded store, held by another process (the page?)"

@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ingest.cli.app import CollectionOpt, JsonOpt, app, say, user_errors
 from ingest.errors import UserError
 from ingest.settings import DEFAULT_COLLECTION, Settings
+
+if TYPE_CHECKING:  # the CLI imports the load's modules only when it runs one
+    from ingest.load.reader import Skipped
+
+# On a terminal, the skipped files told one by one before the rest are only counted: a phone
+# library's videos and edit files (.MOV, .AAE) are thousands of lines that would bury the progress.
+TERMINAL_SKIP_LINES = 20
+
+
+class SkipLines:
+    """`skipped <path>: <reason>`, a line per file; on a terminal, the first TERMINAL_SKIP_LINES."""
+
+    def __init__(self, terminal: bool) -> None:
+        self.limit = TERMINAL_SKIP_LINES if terminal else None
+        self.told = 0
+
+    def __call__(self, skipped: Skipped) -> None:
+        self.told += 1
+        if self.limit is None or self.told <= self.limit:
+            say(f"skipped {skipped.path}: {skipped.reason}")
+        elif self.told == self.limit + 1:
+            say("more skipped files are counted, not listed, here: `2> load.log` or --json lists every one")
+
+
+def reasons_counted(skipped: list[Skipped]) -> str:
+    """'not an image: 9,214; corrupt or truncated image: 3', the commonest first."""
+    counts = Counter(entry.reason.split(" (")[0] for entry in skipped)  # without the codec's own words
+    return "; ".join(f"{reason}: {n:,}" for reason, n in counts.most_common())
 
 
 @app.command()
@@ -70,7 +100,7 @@ def load(
         layout=Layout(shards, replicas, write_consistency),
         prune=prune,
     )
-    report = run_load(path, settings, options, on_skip=lambda s: say(f"skipped {s.path}: {s.reason}"), notify=say)
+    report = run_load(path, settings, options, on_skip=SkipLines(sys.stderr.isatty()), notify=say)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return
@@ -81,7 +111,8 @@ def load(
     typer.echo(f"  already present  {report.present:,}{copies}")
     if report.carried:
         typer.echo(f"  re-embedded      {report.carried:,} (from the previous model's collection)")
-    typer.echo(f"  skipped          {len(report.skipped):,}" + (" (reasons above)" if report.skipped else ""))
+    reasons = f" ({reasons_counted(report.skipped)})" if report.skipped else ""
+    typer.echo(f"  skipped          {len(report.skipped):,}{reasons}")
     if report.synced:
         synced = report.synced
         copies = f", {synced.dropped_copies:,} copies forgotten" if synced.dropped_copies else ""
