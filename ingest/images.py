@@ -23,11 +23,16 @@ SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF"}
 # reduced scale: they have no cheaper way to a smaller picture. PNG, WebP and the rest are not, so
 # that a photo stored by an earlier version is embedded as it was when it is searched for.
 REDUCED_AFTER_DECODING = {"HEIF", "AVIF"}
-MAX_PIXELS = 40_000_000  # ~ a 7,700 x 5,200 photo; far beyond what a 32 px encoder needs
+# The most pixels decoded: a 48-megapixel iPhone HEIC (8064 x 6048) whole, 150 MB of RGB.
+MAX_PIXELS = 50_000_000
+# The most a file may claim. A JPEG is decoded at up to 1/8 of its size (`_reduction`), so a
+# 200-megapixel phone photo or a 61-megapixel camera's decodes to a few megapixels; any other
+# format over MAX_PIXELS is refused before decoding (a 30 kB PNG can claim 100,000 x 100,000).
+MAX_CLAIMED_PIXELS = 16 * MAX_PIXELS
 MAX_BYTES = 64 * 1024 * 1024
 ORIENTATION_TAG = 0x0112
 
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+Image.MAX_IMAGE_PIXELS = MAX_CLAIMED_PIXELS
 
 
 class ImageRejected(ValueError):
@@ -58,11 +63,16 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
             fmt = image.format or "unknown"
             if fmt not in SUPPORTED_FORMATS:
                 raise ImageRejected(f"unsupported image format {fmt}")
+            scale = _reduction(image.size, target_side, longer_side) if target_side else 1
+            drafted = scale if fmt == "JPEG" else 1
+            if (image.size[0] // drafted) * (image.size[1] // drafted) > MAX_PIXELS:
+                raise ImageRejected(
+                    f"too many pixels ({image.size[0]:,} x {image.size[1]:,}; at most {MAX_PIXELS:,} are decoded)"
+                )
             width, height = image.size
             orientation = image.getexif().get(ORIENTATION_TAG, 1)
             if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
                 width, height = height, width
-            scale = _reduction(image.size, target_side, longer_side) if target_side else 1
             if scale > 1 and fmt == "JPEG":
                 image.draft(image.mode, (image.size[0] // scale, image.size[1] // scale))
             image.load()
@@ -74,7 +84,7 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected(f"too many pixels (more than {MAX_PIXELS:,}; a decompression bomb?)") from None
+        raise ImageRejected(f"too many pixels (more than {MAX_CLAIMED_PIXELS:,}; a decompression bomb?)") from None
     except UnidentifiedImageError:
         raise ImageRejected("not an image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -41,6 +41,21 @@ def test_the_format_comes_from_the_content_and_rotation_from_exif():
     assert avif.format == "AVIF" and avif.image.size == (40, 30)
 
 
+def test_a_camera_jpeg_over_the_pixel_limit_is_decoded_small_where_a_png_of_that_size_is_refused():
+    # 61 megapixels (a Sony A7R's 9504 x 6336): a JPEG is decoded at 1/8, 7.5 million bytes of
+    # RGB; a PNG would be decoded whole. Both were refused as decompression bombs before.
+    camera = io.BytesIO()
+    Image.new("RGB", (9504, 6336), (90, 120, 60)).save(camera, "JPEG", quality=85)
+    picture = decode_picture(camera.getvalue())
+    assert (picture.width, picture.height) == (9504, 6336) and picture.image.size == (1188, 792)
+    with pytest.raises(ImageRejected, match=r"too many pixels \(9,504 x 6,336; at most 50,000,000 are decoded\)"):
+        decode(camera.getvalue())  # asked for whole, it is too big
+    scan = io.BytesIO()
+    Image.new("1", (9504, 6336)).save(scan, "PNG")
+    with pytest.raises(ImageRejected, match="too many pixels"):
+        decode_picture(scan.getvalue())
+
+
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
 def test_a_big_heic_or_avif_is_reduced_like_a_jpeg_and_copied_as_a_jpeg(fmt):
     from ingest.store.media import THUMBNAIL_SIDE, media_copy
