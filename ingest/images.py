@@ -18,7 +18,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 pillow_heif.register_heif_opener()
 
-SUPPORTED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF"}
+SUPPORTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF"}
+# JPEGs, decoded at a reduced scale by libjpeg. MPO is a JPEG with more pictures after the first
+# (a depth map, a second view), as many phones and cameras save them; the first is the photo.
+JPEG_FORMATS = {"JPEG", "MPO"}
 # Formats decoded whole and then reduced by a box filter, as far as a JPEG would be decoded at a
 # reduced scale: they have no cheaper way to a smaller picture. PNG, WebP and the rest are not, so
 # that a photo stored by an earlier version is embedded as it was when it is searched for.
@@ -64,7 +67,7 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
             if fmt not in SUPPORTED_FORMATS:
                 raise ImageRejected(f"unsupported image format {fmt}")
             scale = _reduction(image.size, target_side, longer_side) if target_side else 1
-            drafted = scale if fmt == "JPEG" else 1
+            drafted = scale if fmt in JPEG_FORMATS else 1
             if (image.size[0] // drafted) * (image.size[1] // drafted) > MAX_PIXELS:
                 raise ImageRejected(
                     f"too many pixels ({image.size[0]:,} x {image.size[1]:,}; at most {MAX_PIXELS:,} are decoded)"
@@ -73,7 +76,7 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
             orientation = image.getexif().get(ORIENTATION_TAG, 1)
             if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
                 width, height = height, width
-            if scale > 1 and fmt == "JPEG":
+            if scale > 1 and fmt in JPEG_FORMATS:
                 image.draft(image.mode, (image.size[0] // scale, image.size[1] // scale))
             image.load()
             if scale > 1 and fmt in REDUCED_AFTER_DECODING:

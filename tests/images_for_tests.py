@@ -64,6 +64,8 @@ def good_images() -> dict[str, bytes]:
         "modes/rotated.jpg": exif_rotated_jpeg(8),
         "modes/phone.heic": phone_heic(11),
         "modes/photo.avif": _save(photo(12), "AVIF"),
+        # A JPEG with a second picture after the first (a depth map), as phones save portraits.
+        "modes/portrait.jpg": _save(photo(13), "MPO", save_all=True, append_images=[photo(14).convert("RGB")]),
         "modes/png-named.jpg": _save(photo(9), "PNG"),  # wrong extension: content decides
         "top-level.png": _save(photo(10), "PNG"),  # no folder: no label
     }

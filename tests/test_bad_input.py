@@ -62,6 +62,7 @@ def test_a_zip_with_bad_entries_indexes_exactly_its_good_images(home_copy, tmp_p
     heic = by_path["modes/phone.heic"]  # an iPhone's format, turned as its EXIF says
     assert (heic["format"], heic["width"], heic["height"]) == ("HEIF", 20, 40)
     assert by_path["modes/photo.avif"]["format"] == "AVIF"
+    assert by_path["modes/portrait.jpg"]["format"] == "MPO"  # a JPEG with a depth map after it
     # The page shows the stored copy in a browser, which cannot show a HEIC: a JPEG is kept.
     assert Image.open(MediaStore(home_copy / "media").path_for(heic["sha256"])).format == "JPEG"
     assert by_path["top-level.png"]["label"] is None

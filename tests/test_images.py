@@ -36,9 +36,20 @@ def test_the_format_comes_from_the_content_and_rotation_from_exif():
     assert decode(images["modes/png-named.jpg"]).format == "PNG"
     rotated = decode(images["modes/rotated.jpg"])
     assert (rotated.width, rotated.height) == (20, 40) and rotated.image.size == (20, 40)
+    assert decode(images["modes/portrait.jpg"]).format == "MPO"
     heic, avif = decode(images["modes/phone.heic"]), decode(images["modes/photo.avif"])
     assert heic.format == "HEIF" and (heic.width, heic.height) == (20, 40) and heic.image.size == (20, 40)
     assert avif.format == "AVIF" and avif.image.size == (40, 30)
+
+
+def test_a_phones_jpeg_with_a_depth_map_after_it_is_decoded_small_like_any_jpeg():
+    portrait = io.BytesIO()
+    photo(3, (1600, 1200)).save(portrait, "MPO", save_all=True, append_images=[photo(4, (1600, 1200))])
+    picture = decode_picture(portrait.getvalue())
+    assert picture.format == "MPO" and picture.image.size == (800, 600)  # as a 1600 x 1200 JPEG is
+    plain = io.BytesIO()
+    photo(3, (1600, 1200)).save(plain, "JPEG")
+    assert np.array_equal(np.asarray(picture.image), np.asarray(decode_picture(plain.getvalue()).image))
 
 
 def test_a_camera_jpeg_over_the_pixel_limit_is_decoded_small_where_a_png_of_that_size_is_refused():

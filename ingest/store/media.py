@@ -27,7 +27,7 @@ THUMBNAIL_SIDE = 512
 DECODE_LONGER = THUMBNAIL_SIDE * 7 // 8
 DECODE_SHORTER = 256
 # Kept as they are when small: the page hands the file to the browser. Chrome and Firefox show no HEIC.
-BROWSER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
+BROWSER_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"}
 
 
 def decode_picture(data: bytes) -> DecodedImage:
