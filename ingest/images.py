@@ -18,7 +18,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 pillow_heif.register_heif_opener()
 
-SUPPORTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF"}
+# What photos come as, cameras, phones and scanners (TIFF) included. Pillow reads more, but each
+# format read is code run on untrusted bytes: EPS, for one, would start Ghostscript.
+SUPPORTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "HEIF", "AVIF", "TIFF"}
 # JPEGs, decoded at a reduced scale by libjpeg. MPO is a JPEG with more pictures after the first
 # (a depth map, a second view), as many phones and cameras save them; the first is the photo.
 JPEG_FORMATS = {"JPEG", "MPO"}

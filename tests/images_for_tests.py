@@ -65,6 +65,7 @@ def good_images() -> dict[str, bytes]:
         "modes/phone.heic": phone_heic(11),
         "modes/photo.avif": _save(photo(12), "AVIF"),
         # A JPEG with a second picture after the first (a depth map), as phones save portraits.
+        "modes/scan.tif": _save(photo(15), "TIFF", compression="tiff_lzw"),  # as scanners save
         "modes/portrait.jpg": _save(photo(13), "MPO", save_all=True, append_images=[photo(14).convert("RGB")]),
         "modes/png-named.jpg": _save(photo(9), "PNG"),  # wrong extension: content decides
         "top-level.png": _save(photo(10), "PNG"),  # no folder: no label
@@ -84,7 +85,7 @@ def bad_entries() -> dict[str, tuple[bytes, str]]:
         "bad/truncated.jpg": (truncated[: len(truncated) // 3], "corrupt or truncated"),
         "bad/empty.jpg": (b"", "empty file"),
         "bad/bomb.png": (bomb_png(), "too many pixels"),
-        "bad/image.tiff": (_save(photo(21), "TIFF"), "unsupported image format"),
+        "bad/drawing.eps": (_save(photo(21), "EPS"), "unsupported image format EPS"),
     }
 
 

@@ -28,7 +28,7 @@ PICK_RANDOM = "pick_random"
 DECODED_UPLOAD = "decoded_upload"  # (file id, image): an upload is decoded once, not per rerun
 VIEW = "view"
 SEARCH_TAB, BROWSE_TAB, DUPLICATES_TAB, MODEL_TAB = "Search", "Browse", "Duplicates", "Model"
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "avif", "bmp", "gif"]
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "avif", "tif", "tiff", "bmp", "gif"]
 
 
 class UploadRejected(UserError):

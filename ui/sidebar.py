@@ -23,7 +23,7 @@ def controls(collection: str, points: int, labels: dict[str, int], collections: 
             type=query.UPLOAD_TYPES,
             key=query.UPLOAD,
             on_change=query.use_upload,
-            help="JPEG, PNG, WebP or HEIC (AVIF, BMP, GIF too); read by content, with the limits of `ingest load`.",
+            help="JPEG, PNG, WebP or HEIC (AVIF, TIFF, BMP, GIF too); read by content, as `ingest load` reads them.",
         )
         st.button(
             "Random image from the collection",
