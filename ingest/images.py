@@ -91,11 +91,22 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(f"too many pixels (more than {MAX_CLAIMED_PIXELS:,}; a decompression bomb?)") from None
     except UnidentifiedImageError:
-        raise ImageRejected("not an image") from None
+        raise ImageRejected("a video, not a photo" if is_video(data) else "not an image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # What Pillow raises for truncated or corrupt data depends on the codec.
         raise ImageRejected(f"corrupt or truncated image ({exc})") from None
     return DecodedImage(image=rgb, format=fmt, width=width, height=height)
+
+
+def is_video(data: bytes) -> bool:
+    """MP4, QuickTime (.MOV, what phones film in), 3GP, AVI or Matroska/WebM, by their first bytes:
+    a phone's library holds them beside its photos, and 'not an image' would not say which."""
+    box = data[4:8]
+    return (
+        box in (b"ftyp", b"moov", b"mdat", b"wide", b"free")  # ISO media; HEIC and AVIF decode before this
+        or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
+        or data[:4] == b"\x1a\x45\xdf\xa3"
+    )
 
 
 def _reduction(size: tuple[int, int], shorter_side: int, longer_side: int) -> int:

@@ -82,6 +82,8 @@ def bad_entries() -> dict[str, tuple[bytes, str]]:
     truncated = _save(photo(20, (64, 64)), "JPEG")
     return {
         "bad/notes.txt": (b"just some text, not a picture\n" * 10, "not an image"),
+        # The first bytes of a phone's video: a QuickTime file type box, then the movie.
+        "bad/IMG_0001.MOV": (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + bytes(2000), "a video, not a photo"),
         "bad/truncated.jpg": (truncated[: len(truncated) // 3], "corrupt or truncated"),
         "bad/empty.jpg": (b"", "empty file"),
         "bad/bomb.png": (bomb_png(), "too many pixels"),

@@ -149,7 +149,8 @@ def test_a_phone_librarys_many_non_photos_are_counted_not_listed_on_a_terminal(h
 
     from conftest import ROOT, cli_env
 
-    videos = {f"2024/IMG_{n:04d}.MOV": os.urandom(2000) for n in range(TERMINAL_SKIP_LINES + 10)}
+    quicktime = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  "  # how a phone's video begins
+    videos = {f"2024/IMG_{n:04d}.MOV": quicktime + os.urandom(2000) for n in range(TERMINAL_SKIP_LINES + 10)}
     archive = tmp_path / "library.zip"
     write_zip(
         archive,
@@ -161,7 +162,7 @@ def test_a_phone_librarys_many_non_photos_are_counted_not_listed_on_a_terminal(h
     assert logged.returncode == 0, logged.stderr
     assert sum(line.startswith("skipped ") for line in logged.stderr.splitlines()) == len(videos) + 1
     summary = next(line for line in logged.stdout.splitlines() if line.strip().startswith("skipped"))
-    assert " ".join(summary.split()) == "skipped 31 (not an image: 30; corrupt or truncated image: 1)"
+    assert " ".join(summary.split()) == "skipped 31 (a video, not a photo: 30; corrupt or truncated image: 1)"
 
     # stderr on a terminal: the first lines, then one line saying the rest are only counted.
     main, terminal = os.openpty()
