@@ -91,19 +91,24 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(f"too many pixels (more than {MAX_CLAIMED_PIXELS:,}; a decompression bomb?)") from None
     except UnidentifiedImageError:
-        raise ImageRejected("a video, not a photo" if is_video(data) else "not an image") from None
+        raise ImageRejected("a video, not a photo" if is_video(data) else "not an image") from None  # an upload
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # What Pillow raises for truncated or corrupt data depends on the codec.
         raise ImageRejected(f"corrupt or truncated image ({exc})") from None
     return DecodedImage(image=rgb, format=fmt, width=width, height=height)
 
 
+# The major brands of ISO media files that hold pictures, not a movie: HEIC, HEIF, AVIF.
+PICTURE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"mif2", b"msf1", b"avif", b"avis"}
+
+
 def is_video(data: bytes) -> bool:
-    """MP4, QuickTime (.MOV, what phones film in), 3GP, AVI or Matroska/WebM, by their first bytes:
-    a phone's library holds them beside its photos, and 'not an image' would not say which."""
+    """MP4, QuickTime (.MOV, what phones film in), 3GP, AVI or Matroska/WebM, by their first 16
+    bytes: a phone's library holds them beside its photos, and 'not an image' would not say which."""
     box = data[4:8]
     return (
-        box in (b"ftyp", b"moov", b"mdat", b"wide", b"free")  # ISO media; HEIC and AVIF decode before this
+        (box == b"ftyp" and data[8:12] not in PICTURE_BRANDS)
+        or box in (b"moov", b"mdat", b"wide", b"free")  # QuickTime files older than the ftyp box
         or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
         or data[:4] == b"\x1a\x45\xdf\xa3"
     )

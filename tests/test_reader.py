@@ -55,6 +55,33 @@ def test_a_folder_reads_like_a_zip_and_skips_links(tmp_path):
     assert skipped == {"modes/evil.png": "symbolic link"}
 
 
+@pytest.mark.parametrize("kind", ["zip", "folder"])
+def test_a_video_is_told_by_its_first_bytes_before_its_size(tmp_path, monkeypatch, kind):
+    from ingest.load import reader
+
+    monkeypatch.setattr(reader, "MAX_BYTES", 10_000)  # what a 64 MB limit is to a 1 GB video
+    monkeypatch.setattr(reader, "MAX_MB", 0)
+    quicktime = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  "
+    files = {
+        "phone/IMG_0001.MOV": quicktime + bytes(20_000),  # over the limit: still called a video
+        "phone/IMG_0002.MP4": b"\x00\x00\x00\x18ftypmp42" + bytes(500),
+        "phone/big.jpg": b"\xff\xd8\xff" + bytes(20_000),
+        "phone/photo.heic": good_images()["modes/phone.heic"],  # the same box, a picture's brand
+    }
+    if kind == "zip":
+        write_zip(tmp_path / "phone.zip", files)
+        source = Source(tmp_path / "phone.zip")
+    else:
+        for name, data in files.items():
+            (tmp_path / "phone" / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "phone" / name).write_bytes(data)
+        source = Source(tmp_path / "phone")
+    found, skipped = entries(source)
+    assert set(found) == {"phone/photo.heic"}
+    assert skipped["phone/IMG_0001.MOV"] == skipped["phone/IMG_0002.MP4"] == "a video, not a photo"
+    assert skipped["phone/big.jpg"].startswith("file too large")
+
+
 @pytest.mark.parametrize(
     "make, words",
     [

@@ -1,8 +1,9 @@
 """Reading files out of a zip or a folder, one at a time, without extracting anything.
 
 Yields `RawFile` for each candidate image and `Skipped` (with a reason) for each entry that
-cannot be one: unsafe paths, links, encrypted or damaged entries, oversized files. Whether
-the bytes are an image is decided later, by `ingest.images`.
+cannot be one: unsafe paths, links, encrypted or damaged entries, videos, oversized files.
+Whether the bytes are an image is decided later, by `ingest.images`; a video is told by its
+first bytes here, so that a phone library's videos are not read whole (nor hashed) for nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import UserError
-from ingest.images import MAX_BYTES
+from ingest.images import MAX_BYTES, is_video
+
+VIDEO = "a video, not a photo"
+HEAD_BYTES = 16  # enough for `is_video`
+MAX_MB = MAX_BYTES // 2**20
 
 
 @dataclass(frozen=True)
@@ -120,12 +125,19 @@ class Source:
                     continue
                 try:
                     with zf.open(info) as f:
-                        data = f.read(MAX_BYTES + 1)  # never trust the declared size
+                        head = f.read(HEAD_BYTES)
+                        if is_video(head):
+                            yield Skipped(name, VIDEO)
+                            continue
+                        if info.file_size > MAX_BYTES:
+                            yield Skipped(name, f"file too large ({info.file_size / 2**20:.0f} MB > {MAX_MB} MB)")
+                            continue
+                        data = head + f.read(MAX_BYTES + 1 - len(head))  # never trust the declared size
                 except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
                     yield Skipped(name, f"damaged zip entry ({exc})")
                     continue
                 if len(data) > MAX_BYTES:
-                    yield Skipped(name, f"file too large (> {MAX_BYTES // 2**20} MB)")
+                    yield Skipped(name, f"file too large (> {MAX_MB} MB)")
                     continue
                 yield RawFile(name, label_of(name), data)
 
@@ -145,13 +157,17 @@ class Source:
                     yield Skipped(rel, "symbolic link")
                     continue
                 try:
-                    size = full.stat().st_size
-                    if size > MAX_BYTES:
-                        yield Skipped(rel, f"file too large (> {MAX_BYTES // 2**20} MB)")
-                        continue
-                    data = full.read_bytes()
+                    with open(full, "rb") as f:
+                        head = f.read(HEAD_BYTES)
+                        if is_video(head):
+                            yield Skipped(rel, VIDEO)
+                            continue
+                        data = head + f.read(MAX_BYTES + 1 - len(head))
                 except OSError as exc:
                     yield Skipped(rel, f"unreadable ({exc.strerror or exc})")
+                    continue
+                if len(data) > MAX_BYTES:
+                    yield Skipped(rel, f"file too large (> {MAX_MB} MB)")
                     continue
                 yield RawFile(rel, label_of(rel), data)
 
@@ -165,6 +181,4 @@ def _zip_entry_problem(info: zipfile.ZipInfo) -> str | None:
         return "symbolic link"
     if info.flag_bits & 0x1:
         return "encrypted"
-    if info.file_size > MAX_BYTES:
-        return f"file too large ({info.file_size / 2**20:.0f} MB > {MAX_BYTES // 2**20} MB)"
     return None
