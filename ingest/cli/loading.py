@@ -39,7 +39,7 @@ class SkipLines:
 
 def reasons_counted(skipped: list[Skipped]) -> str:
     """'not an image: 9,214; corrupt or truncated image: 3', the commonest first."""
-    counts = Counter(entry.reason.split(" (")[0] for entry in skipped)  # without the codec's own words
+    counts = Counter(entry.kind for entry in skipped)
     return "; ".join(f"{reason}: {n:,}" for reason, n in counts.most_common())
 
 

@@ -195,7 +195,7 @@ def finish(
 
 
 def no_images_message(source: Source, skipped: list[Skipped]) -> str:
-    reasons = sorted({s.reason.split(" (")[0] for s in skipped})
+    reasons = sorted({s.kind for s in skipped})
     detail = f" ({len(skipped)} files skipped: {'; '.join(reasons[:3])})" if skipped else ""
     formats = "JPEG, PNG, WebP, HEIC, AVIF, TIFF, BMP or GIF"
     return f"no usable images in {source.path}{detail}: give a zip or folder of {formats} files"

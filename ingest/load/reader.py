@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ingest.errors import UserError
 from ingest.images import MAX_BYTES, is_video
@@ -35,6 +36,11 @@ class RawFile:
 class Skipped:
     path: str
     reason: str
+
+    @property
+    def kind(self) -> str:
+        """The reason without the codec's own words: what skipped files are counted by."""
+        return self.reason.split(" (")[0]
 
 
 def path_parts(path: str) -> list[str]:
@@ -125,21 +131,10 @@ class Source:
                     continue
                 try:
                     with zf.open(info) as f:
-                        head = f.read(HEAD_BYTES)
-                        if is_video(head):
-                            yield Skipped(name, VIDEO)
-                            continue
-                        if info.file_size > MAX_BYTES:
-                            yield Skipped(name, f"file too large ({info.file_size / 2**20:.0f} MB > {MAX_MB} MB)")
-                            continue
-                        data = head + f.read(MAX_BYTES + 1 - len(head))  # never trust the declared size
+                        entry = _read_entry(name, f, info.file_size)
                 except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
-                    yield Skipped(name, f"damaged zip entry ({exc})")
-                    continue
-                if len(data) > MAX_BYTES:
-                    yield Skipped(name, f"file too large (> {MAX_MB} MB)")
-                    continue
-                yield RawFile(name, label_of(name), data)
+                    entry = Skipped(name, f"damaged zip entry ({exc})")
+                yield entry
 
     def _folder_entries(self, every: int) -> Iterator[RawFile | Skipped]:
         seen = 0
@@ -158,18 +153,24 @@ class Source:
                     continue
                 try:
                     with open(full, "rb") as f:
-                        head = f.read(HEAD_BYTES)
-                        if is_video(head):
-                            yield Skipped(rel, VIDEO)
-                            continue
-                        data = head + f.read(MAX_BYTES + 1 - len(head))
+                        entry = _read_entry(rel, f, os.fstat(f.fileno()).st_size)
                 except OSError as exc:
-                    yield Skipped(rel, f"unreadable ({exc.strerror or exc})")
-                    continue
-                if len(data) > MAX_BYTES:
-                    yield Skipped(rel, f"file too large (> {MAX_MB} MB)")
-                    continue
-                yield RawFile(rel, label_of(rel), data)
+                    entry = Skipped(rel, f"unreadable ({exc.strerror or exc})")
+                yield entry
+
+
+def _read_entry(path: str, f: BinaryIO, declared_size: int) -> RawFile | Skipped:
+    """An open file or zip entry: a video is told by its first bytes and an oversized file by its
+    declared size, and neither is read further."""
+    head = f.read(HEAD_BYTES)
+    if is_video(head):
+        return Skipped(path, VIDEO)
+    if declared_size > MAX_BYTES:
+        return Skipped(path, f"file too large ({declared_size / 2**20:.0f} MB > {MAX_MB} MB)")
+    data = head + f.read(MAX_BYTES + 1 - len(head))  # never trust the declared size
+    if len(data) > MAX_BYTES:
+        return Skipped(path, f"file too large (> {MAX_MB} MB)")
+    return RawFile(path, label_of(path), data)
 
 
 def _zip_entry_problem(info: zipfile.ZipInfo) -> str | None:
