@@ -22,9 +22,16 @@ if _WORKERS > 1:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from ingest.settings import Settings  # noqa: E402
 from ingest.store import Store, open_store  # noqa: E402
+
+# On a GPU, cuDNN's float32 convolutions default to TF32 (a 10-bit mantissa): a photo embedded
+# alone and in a batch then differ by 1e-4. The tests compare float32 vectors that closely, so they
+# compute in full float32 there, as on a CPU. (The product computes in bfloat16 on a GPU.)
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MINI = ROOT.parent / "shared" / "datasets" / "cifar10-animals-mini.zip"

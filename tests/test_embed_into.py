@@ -82,10 +82,10 @@ def test_an_error_on_either_reading_thread_reaches_the_caller_and_both_threads_e
 
 
 def test_a_load_runs_the_cycle_collector_less_and_gives_it_back_as_it_found_it():
-    before = gc.get_threshold()
+    before, frozen_before = gc.get_threshold(), gc.get_freeze_count()  # a plugin may have frozen some
     with fewer_collections():
         assert gc.get_threshold()[0] > 10 * before[0] and gc.get_freeze_count() > 0
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen_before
     gc.freeze()  # a caller (a notebook, a server) that froze its own objects keeps them frozen
     try:
         frozen = gc.get_freeze_count()

@@ -160,7 +160,7 @@ def test_whitening_gives_unit_variance_in_every_direction_and_the_stored_vector_
     embedder = Embedder.from_file(path)
     assert embedder.checkpoint.embedding_whitening.shape == (16, 16)
     embedder.bf16 = False  # both sides in float32: on a CPU with native bfloat16 they would differ by its rounding
-    z = latents(embedder.model, images, embedder.device, flip_average=True, bf16=False) - embedder.mean
+    z = (latents(embedder.model, images, embedder.device, flip_average=True, bf16=False) - embedder.mean).cpu()
     expected = (z @ embedder.checkpoint.embedding_whitening).numpy()
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     assert np.allclose(embedder.embed(images)[0], expected, atol=1e-5)
@@ -217,7 +217,7 @@ def test_embedding_folds_batch_norms_into_convolutions_and_gives_the_trained_mod
     embedder.bf16 = False
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in embedder.model.modules())
     folded, folded_errors = embedder.embed(images)
-    embedder.model = ckpt.load(path).build_model()  # as trained: convolution, then batch norm
+    embedder.model = ckpt.load(path).build_model().to(embedder.device)  # as trained: convolution, then batch norm
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in embedder.model.modules())
     trained, trained_errors = embedder.embed(images)
     assert np.allclose(folded, trained, atol=1e-5)
