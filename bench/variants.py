@@ -44,7 +44,34 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     ),
     "plain_autoencoder": ("reconstruction loss only, no contrastive term", {}, {"contrastive_weight": 0.0}, {}, {}),
     "two_views": ("contrastive over two views, without the small multi-crop views", {}, {}, {"small_views": 0}, {}),
-    "small_views_2": ("two small multi-crop views instead of four", {}, {}, {"small_views": 2}, {}),
+    "small_views_4": (
+        "four small multi-crop views (photos train with six, thumbnails four)",
+        {},
+        {},
+        {"small_views": 4},
+        {},
+    ),
+    "small_views_2": (
+        "two small multi-crop views (photos train with six, thumbnails four)",
+        {},
+        {},
+        {"small_views": 2},
+        {},
+    ),
+    "small_views_6": (
+        "six small multi-crop views (photos train with six, thumbnails four)",
+        {},
+        {},
+        {"small_views": 6},
+        {},
+    ),
+    "small_views_8": (
+        "eight small multi-crop views (photos train with six, thumbnails four)",
+        {},
+        {},
+        {"small_views": 8},
+        {},
+    ),
     "crop_scale_0.08": ("crops of 8% to all of the photo instead of 25%", {}, {}, {"crop_scale": (0.08, 1.0)}, {}),
     "colour_strong": (
         "colour jitter twice as strong (brightness, contrast, saturation 0.8, hue 0.2), as SimCLR's strength 1",
@@ -67,7 +94,6 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     ),
     "lr_1e-3": ("learning rate 1e-3 instead of 2e-3", {}, {"learning_rate": 1e-3}, {}, {}),
     "weight_decay_0.05": ("AdamW weight decay 0.05 instead of 5e-4", {}, {"weight_decay": 0.05}, {}, {}),
-    "small_views_6": ("six small multi-crop views instead of four", {}, {}, {"small_views": 6}, {}),
     "small_views_match_each_other": (
         "small views also matched to each other, not only to the two full views (the default until 2026-11-27)",
         {},

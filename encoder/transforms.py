@@ -68,7 +68,8 @@ class AugmentConfig:
     hue: float = 0.1
     grayscale_p: float = 0.2
     # Multi-crop (as in SwAV): extra small views of each image, tighter crops at 24 px, each at
-    # about half a view's cost, matched to the image's two full views (TrainConfig).
+    # about half a view's cost, matched to the image's two full views (TrainConfig). Four for
+    # thumbnails; photos train with six (ingest.load.training.recipe).
     small_views: int = 4
     small_side: int = 24
     small_crop_scale: tuple[float, float] = (0.1, 0.4)

@@ -73,6 +73,8 @@ def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     # A photo model redraws from the encoder's map one stage before the last, at the side it embeds at.
     embedder = Embedder.from_file(Path(facts["pictures"]["reconstructions"]).parent / "model.pt")
     assert embedder.checkpoint.model_config.decoder_map_side == PHOTO_SIDE // 8
+    # Photos train with six small multi-crop views (thumbnails with four), and the checkpoint says so.
+    assert embedder.checkpoint.train_config["augment"]["small_views"] == 6
     assert (
         facts["model"]["redrawn_from"]
         == f"the encoder's {PHOTO_SIDE // 8}x{PHOTO_SIDE // 8} map of a {PHOTO_SIDE} px picture"

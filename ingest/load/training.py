@@ -22,7 +22,7 @@ from encoder.checkpoint import TransformSpec
 from encoder.fit import fit
 from encoder.model import ModelConfig
 from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
-from encoder.transforms import fixed_transform
+from encoder.transforms import AugmentConfig, fixed_transform
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode, picture_size
 from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
@@ -234,10 +234,13 @@ def recipe(side: int) -> tuple[ModelConfig, TrainConfig, int]:
     - photos are embedded at 7/3 of training's side, thumbnails at 5/4: training's random crops
       show an animal larger than a centre crop does, and a larger side makes up for it (FixRes);
     - photos are redrawn from the encoder's map one stage before the last (6x6 at 48 px), not from
-      the embedding: the animal's shape instead of a wash of the scene's colours."""
+      the embedding: the animal's shape instead of a wash of the scene's colours;
+    - photos get six small multi-crop views, thumbnails four: on photos six beat four and eight in
+      the same time, on thumbnails a 24 px view costs half a full one and six gained nothing."""
     if side <= 32:
         return ModelConfig(image_size=side), TrainConfig(), side * 5 // 4
     photos = ModelConfig(
         image_size=side, pooling="avg", bottleneck_side=side // 16, decoder_input="map", decoder_map_side=side // 8
     )
-    return photos, TrainConfig(view_source_side=side * 5 // 3), side * 7 // 3
+    training = TrainConfig(view_source_side=side * 5 // 3, augment=AugmentConfig(small_views=6))
+    return photos, training, side * 7 // 3
