@@ -44,34 +44,6 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     ),
     "plain_autoencoder": ("reconstruction loss only, no contrastive term", {}, {"contrastive_weight": 0.0}, {}, {}),
     "two_views": ("contrastive over two views, without the small multi-crop views", {}, {}, {"small_views": 0}, {}),
-    "small_views_4": (
-        "four small multi-crop views (photos train with six, thumbnails four)",
-        {},
-        {},
-        {"small_views": 4},
-        {},
-    ),
-    "small_views_2": (
-        "two small multi-crop views (photos train with six, thumbnails four)",
-        {},
-        {},
-        {"small_views": 2},
-        {},
-    ),
-    "small_views_6": (
-        "six small multi-crop views (photos train with six, thumbnails four)",
-        {},
-        {},
-        {"small_views": 6},
-        {},
-    ),
-    "small_views_8": (
-        "eight small multi-crop views (photos train with six, thumbnails four)",
-        {},
-        {},
-        {"small_views": 8},
-        {},
-    ),
     "crop_scale_0.08": ("crops of 8% to all of the photo instead of 25%", {}, {}, {"crop_scale": (0.08, 1.0)}, {}),
     "colour_strong": (
         "colour jitter twice as strong (brightness, contrast, saturation 0.8, hue 0.2), as SimCLR's strength 1",
@@ -113,6 +85,18 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict, dict]] = {
     "embed_at_train_side": ("embedded at the side it trained at, not larger", {}, {}, {}, {"embed_side": "train"}),
     "side_32": ("32 px input (the thumbnail recipe)", {}, {}, {}, {"train_side": 32, "embed_side": 32}),
     "side_128": ("128 px input", {}, {}, {}, {"train_side": 128, "embed_side": 160}),
+}
+
+# The count of small multi-crop views: photos train with six, thumbnails with four.
+VARIANTS |= {
+    f"small_views_{n}": (
+        f"{n} small multi-crop views (photos train with six, thumbnails four)",
+        {},
+        {},
+        {"small_views": n},
+        {},
+    )
+    for n in (2, 4, 6, 8)
 }
 
 
