@@ -245,16 +245,22 @@ def main() -> None:
 
 def machine() -> dict:
     """What the figures were measured on: two machines with 2 cores differ by twice in training
-    speed when one has native bfloat16 (docs/measurements.md)."""
-    cpu = "unknown"
+    speed when one has native bfloat16, and again by twice between two generations of one CPU
+    whose model name a virtual machine hides ("AMD EPYC"), which its family tells apart
+    (docs/measurements.md)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as info:
-            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+            for line in info:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:  # not Linux
         pass
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return {
-        "cpu": cpu,
+        "cpu": fields.get("model name", "unknown"),
+        "cpu_family": fields.get("cpu family"),
+        "cpu_model": fields.get("model"),
         "cores": os.cpu_count(),
         "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
         "native_bf16": bf16_is_fast(device),
