@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from child_memory import PeakMemory
 from scale import ROOT, variants_zip
 
 SOURCES = ("bigcats", "dogbreeds")
@@ -50,11 +50,11 @@ def main() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    out, said = child.communicate()
+    with PeakMemory(child.pid) as peak:
+        out, said = child.communicate()
     wall = time.perf_counter() - started
     if child.returncode:
         raise SystemExit(f"ingest load failed: {said[-2000:]}")
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024  # the load is the only child yet
     report = json.loads(out)
     info = json.loads(
         subprocess.run(
@@ -71,7 +71,7 @@ def main() -> None:
                 "load_minutes": round(wall / 60, 2),
                 "train_seconds": round(report["train_seconds"]),
                 "index_seconds": round(report["index_seconds"]),
-                "peak_rss_mb": rss_mb,
+                "peak_rss_mb": peak.mb,
                 "said": [line for line in said.splitlines() if line.startswith(("input side", "training for"))],
                 "training_sample": model["trained_on"].get("trained_on"),
                 "train_images": model.get("train_images"),

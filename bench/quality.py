@@ -26,7 +26,6 @@ import json
 import math
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,10 +43,11 @@ sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
 sys.path.insert(0, str(ROOT / "bench"))
 
 from baselines import baseline_features  # noqa: E402
+from child_memory import PeakMemory  # noqa: E402
+from machine import machine  # noqa: E402
 from variants import VARIANTS, variant  # noqa: E402
 
 from encoder.checkpoint import TransformSpec  # noqa: E402
-from encoder.device import bf16_is_fast  # noqa: E402
 from encoder.embed import Embedder, latents  # noqa: E402
 from encoder.fit import fit  # noqa: E402
 from encoder.transforms import fixed_transform  # noqa: E402
@@ -166,31 +166,31 @@ def product(zip_path: Path, scratch: Path, epochs: int | None = None) -> dict:
     env = {**os.environ, "CBIR_HOME": str(home)}
     env.pop("QDRANT_URL", None)
 
-    def cli(*args: str) -> tuple[dict, str]:
-        """One `ingest` command, as a user runs it; its JSON output and what it said on stderr,
-        which is passed on as it comes (a long load's epochs show in this script's log)."""
+    def cli(*args: str) -> tuple[dict, str, int]:
+        """One `ingest` command, as a user runs it; its JSON output, what it said on stderr, which
+        is passed on as it comes (a long load's epochs show in this script's log), and its peak MB."""
         command = [sys.executable, "-m", "ingest.cli", *args, "--json"]
         with tempfile.TemporaryFile("w+") as stdout:
             done = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
             said = []
-            for line in done.stderr:
-                said.append(line)
-                print(f"  {line}", end="", file=sys.stderr, flush=True)
-            if done.wait():
-                raise SystemExit(f"ingest {args[0]} failed: {''.join(said)[-2000:]}")
+            with PeakMemory(done.pid) as peak:
+                for line in done.stderr:
+                    said.append(line)
+                    print(f"  {line}", end="", file=sys.stderr, flush=True)
+                if done.wait():
+                    raise SystemExit(f"ingest {args[0]} failed: {''.join(said)[-2000:]}")
             stdout.seek(0)
-            return json.load(stdout), "".join(said)
+            return json.load(stdout), "".join(said), peak.mb
 
     started = time.perf_counter()
-    loaded, said = cli("load", str(zip_path), *(["--epochs", str(epochs)] if epochs else []))
+    loaded, said, peak_mb = cli("load", str(zip_path), *(["--epochs", str(epochs)] if epochs else []))
     wall = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the load is the only child yet
-    (evaluated, _), (info, _) = cli("evaluate"), cli("info")
+    (evaluated, _, _), (info, _, _) = cli("evaluate"), cli("info")
     return {
         "load_minutes": round(wall / 60, 2),
         "training_budget": next((line for line in said.splitlines() if line.startswith("training for ")), None),
         "train_seconds": round(loaded["train_seconds"]),
-        "peak_rss_mb": round(rss),
+        "peak_rss_mb": peak_mb,
         "points": info["points"],
         "input_side": info["model"]["trained_on"]["input_side"],
         "epochs": info["model"]["epochs_run"],
@@ -241,31 +241,6 @@ def main() -> None:
             zip_path if not args.subset else subset_zip(zip_path, images, labels, scratch), scratch, args.epochs
         )
     print(json.dumps(report, indent=2))
-
-
-def machine() -> dict:
-    """What the figures were measured on: two machines with 2 cores differ by twice in training
-    speed when one has native bfloat16, and again by twice between two generations of one CPU
-    whose model name a virtual machine hides ("AMD EPYC"), which its family tells apart
-    (docs/measurements.md)."""
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:  # not Linux
-        pass
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return {
-        "cpu": fields.get("model name", "unknown"),
-        "cpu_family": fields.get("cpu family"),
-        "cpu_model": fields.get("model"),
-        "cores": os.cpu_count(),
-        "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
-        "native_bf16": bf16_is_fast(device),
-        "torch": torch.__version__,
-    }
 
 
 def subset_zip(zip_path: Path, images: list[Image.Image], labels: list[str], scratch: Path) -> Path:

@@ -39,6 +39,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
+sys.path.insert(0, str(ROOT / "bench"))
+
+from child_memory import PeakMemory  # noqa: E402
+from machine import machine  # noqa: E402
 
 from ingest.query.evaluate import evaluate  # noqa: E402
 from ingest.store import Point, Store, Where, edge_indexing  # noqa: E402
@@ -209,11 +213,11 @@ def load_rate(scratch: Path, photos: int) -> dict:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        out = child.stdout.read()
-        _, status, usage = os.wait4(child.pid, 0)
-        if os.waitstatus_to_exitcode(status):
-            raise SystemExit(f"ingest {' '.join(args)} failed")
-        return json.loads(out), time.perf_counter() - started, usage.ru_maxrss // 1024
+        with PeakMemory(child.pid) as peak:
+            out = child.stdout.read()
+            if child.wait():
+                raise SystemExit(f"ingest {' '.join(args)} failed")
+        return json.loads(out), time.perf_counter() - started, peak.mb
 
     trained, _, _ = cli("load", str(ROOT / "examples" / "animals-mini.zip"), "--epochs", "1", "--collection", "model")
     archive = scratch / "variants.zip"
@@ -250,7 +254,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="cbir-scale-"))
     try:
         edge_dir = scratch / "edge"
-        report = {"vectors": "synthetic, 600 clusters on the unit sphere (see the docstring)"}
+        report = {"vectors": "synthetic, 600 clusters on the unit sphere (see the docstring)", "machine": machine()}
         writes_alone = edge_writes_alone(scratch / "edge-writes", vectors, labels)
         report["embedded"] = measure(lambda: EdgeStore(edge_dir), vectors, labels, evaluate_too=True)
         report["embedded"]["upsert_points_per_s_while_indexing"] = report["embedded"]["upsert_points_per_s"]
