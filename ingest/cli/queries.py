@@ -94,12 +94,15 @@ def _is_point_id(given: str) -> bool:
 
 def _read_image(given: str) -> tuple[Image.Image, str]:
     """A query file: its picture, and the SHA-256 of its bytes (its point id, when stored)."""
-    from ingest.images import ImageRejected
+    from ingest.images import MAX_BYTES, ImageRejected
     from ingest.store.media import decode_picture
 
     path = Path(given)
     try:
-        data = path.read_bytes()
+        if not path.is_file():  # nor a folder, a named pipe (reading one waits forever) or a device
+            raise FileNotFoundError(path)
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)  # the bytes decode() takes at most, whatever the file says
         return decode_picture(data).image, hashlib.sha256(data).hexdigest()
     except (FileNotFoundError, IsADirectoryError):
         raise UserError(f"{path} is not a file: give the path of an image, or the id of a stored photo") from None
