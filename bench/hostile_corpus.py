@@ -164,11 +164,6 @@ def hostile_zip(path: Path, good_photos: int = 22) -> Corpus:
     return Corpus(good, bad)
 
 
-def entry_count_zip(path: Path, claimed: int) -> None:
-    """A zip of one photo whose end record claims `claimed` entries."""
-    write_raw_zip(path, [entry("a.jpg", photo_bytes(0), STORED)], claimed_entries=claimed)
-
-
 def inflation_zip(path: Path, entries: int = 1500) -> None:
     """Entries of 1 MiB of zeros each, 1 kB compressed: each small enough to pass on its own,
     together a gigabyte and a half from a zip of a megabyte and a half."""

@@ -177,7 +177,8 @@ def test_the_duplicates_tab_groups_copies_and_lists_the_files_a_rule_leaves(
     page.radio(key=rule).set_value("the first loaded").run()
     assert PNG_COPY in deletable() and PNG_ORIGINAL not in deletable()
     page.radio(key=rule).set_value("picked by hand").run()
-    page.radio(key=rule.replace("dup-rule-", "dup-pick-")).set_value(1).run()  # the second file: the copy
+    members = [m["path"] for m in groups[number[PNG_COPY]]["members"]]  # in the order of their sources' paths
+    page.radio(key=rule.replace("dup-rule-", "dup-pick-")).set_value(members.index(PNG_COPY)).run()
     assert PNG_ORIGINAL in deletable() and PNG_COPY not in deletable()
     assert len(deletable()) == sum(g["size"] - 1 for g in groups)  # every group keeps exactly one
 

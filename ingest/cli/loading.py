@@ -119,7 +119,7 @@ def load(
         media = f"; {synced.media_deleted:,} unused media copies deleted" if synced.media_deleted else ""
         typer.echo(
             f"  sync             added {synced.added:,}, moved {synced.moved:,}, removed {synced.removed:,}{copies} "
-            f"(files gone from {path.name}{media})"
+            f"(files gone from {path.resolve().name}{media})"
         )
     indexing = f" (of which {report.index_seconds:.1f}s building the search index)" if report.index_seconds else ""
     typer.echo(f"  time             {report.seconds:.1f}s{indexing}")
