@@ -154,8 +154,8 @@ def hostile_zip(path: Path, good_photos: int = 22) -> Corpus:
     # As the zips that cost hours were made: 79 bytes of bzip2 for 64 MiB.
     bzipped = entry("", bytes(64 << 20), BZIP2)
     for n in range(BZIP2_ENTRIES):
-        add(RawEntry(f"bzip2/{n:03d}.jpg", bzipped.compressed, BZIP2, bzipped.size, bzipped.crc), "compression")
-    add(entry("other/lzma.jpg", photo_bytes(5), LZMA), "compression")
+        add(RawEntry(f"bzip2/{n:03d}.jpg", bzipped.compressed, BZIP2, bzipped.size, bzipped.crc), "compressed with")
+    add(entry("other/lzma.jpg", photo_bytes(5), LZMA), "compressed with")
     # Claims 100 kB but inflates further: reading stops at the claim, and the checksum fails.
     liar = entry("", bytes(300_000) + photo_bytes(6))
     add(RawEntry("other/liar.jpg", liar.compressed, DEFLATED, 100_000, liar.crc), "damaged zip entry")

@@ -181,10 +181,13 @@ _NOT_PLAIN = {
 
 def _open_plain_file(full: Path) -> BinaryIO | str:
     """The file open for reading, or why it is not read: a link, a pipe, a socket, a device."""
-    if stat.S_ISLNK(os.lstat(full).st_mode):
+    mode = os.lstat(full).st_mode
+    if stat.S_ISLNK(mode):
         return "symbolic link"
+    if not stat.S_ISREG(mode):  # a socket cannot even be opened
+        return _NOT_PLAIN.get(stat.S_IFMT(mode), "not a plain file")
     fd = os.open(full, _OPEN_FLAGS)
-    mode = os.fstat(fd).st_mode
+    mode = os.fstat(fd).st_mode  # what was opened: the name may have been given to another since
     if not stat.S_ISREG(mode):
         os.close(fd)
         return _NOT_PLAIN.get(stat.S_IFMT(mode), "not a plain file")
