@@ -156,6 +156,8 @@ def hostile_zip(path: Path, good_photos: int = 22) -> Corpus:
     for n in range(BZIP2_ENTRIES):
         add(RawEntry(f"bzip2/{n:03d}.jpg", bzipped.compressed, BZIP2, bzipped.size, bzipped.crc), "compressed with")
     add(entry("other/lzma.jpg", photo_bytes(5), LZMA), "compressed with")
+    # A terminal runs what follows ESC: this would set its title, and the newline split the line.
+    add(entry("other/\x1b]0;owned\x07two\nlines.txt", b"text, not a picture"), "not an image")
     # Claims 100 kB but inflates further: reading stops at the claim, and the checksum fails.
     liar = entry("", bytes(300_000) + photo_bytes(6))
     add(RawEntry("other/liar.jpg", liar.compressed, DEFLATED, 100_000, liar.crc), "damaged zip entry")

@@ -31,6 +31,8 @@ from scale import ROOT
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
 from machine import machine  # noqa: E402
 
+from ingest.cli.app import printable  # noqa: E402
+
 
 def timed_load(archive: Path, home: Path, cores: int, stop_mb: int, stop_s: float, *extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "CBIR_"))} | {"CBIR_HOME": str(home)}
@@ -80,7 +82,7 @@ def summary(run: dict, corpus) -> dict:
         "every_good_photo_stored": report["indexed"] + report["already_present"] == len(corpus.good),
         "skipped": len(report["skipped"]),
         "each_bad_entry_listed_once": listed == Counter(list(corpus.bad)),
-        "each_bad_entry_told_once": told == Counter(list(corpus.bad)),
+        "each_bad_entry_told_once": told == Counter(printable(path) for path in corpus.bad),
         "reasons": dict(Counter(s["reason"].split(" (")[0] for s in report["skipped"]).most_common()),
         "traceback": "Traceback" in said,
     }

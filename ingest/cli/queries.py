@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ingest.cli.app import CollectionOpt, JsonOpt, app, say, store_for, user_errors
+from ingest.cli.app import CollectionOpt, JsonOpt, app, printable, say, store_for, user_errors
 from ingest.errors import UserError
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import collections as cols
@@ -70,7 +70,8 @@ def search(
         typer.echo(json.dumps([h.to_json() for h in hits], indent=2))
         return
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank:>3}  {hit.score:.4f}  {hit.label or '-':<12} {hit.payload.get('source', '')}:{hit.path}")
+        place = printable(f"{hit.payload.get('source', '')}:{hit.path}")
+        typer.echo(f"{rank:>3}  {hit.score:.4f}  {printable(hit.label or '-'):<12} {place}")
     if out:
         say(f"montage written to {out}")
 
