@@ -15,9 +15,11 @@ import re
 _PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
 # Control characters (a newline in a zip entry's name) would start a new Markdown block.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Emoji shortcodes (`:cat:`) are replaced in the text after Markdown is parsed, where escaping
-# does not reach them: a zero-width space after the colon keeps them as typed.
+# Emoji shortcodes (`:cat:`) and web addresses (`http://`, `www.`, `a@b.org`: GFM's autolinks)
+# are found in the text after Markdown is parsed, where escaping does not reach them: a zero-width
+# space where they begin keeps them as typed, and not a link.
 _SHORTCODE = re.compile(r":(?=[\w+-]+:)")
+_ADDRESS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 # Streamlit rewrites `:material/` in the source itself, before parsing, even inside code.
 _ICON = ":material/"
 # What a spreadsheet reads as the start of a formula (OWASP's list: a tab or carriage return
@@ -28,7 +30,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def plain(text: object) -> str:
     """`text` as Markdown that shows exactly it."""
     text = _SHORTCODE.sub(":\u200b", _CONTROL.sub("\ufffd", str(text)))
-    return _PUNCTUATION.sub(r"\\\1", text)
+    return _PUNCTUATION.sub(r"\\\1", _ADDRESS.sub("\u200b", text))
 
 
 def code(text: object) -> str:
