@@ -70,7 +70,7 @@ def test_names_from_a_zip_show_as_text_on_the_page(monkeypatch, home_copy, tmp_p
 
 
 def test_markdown_is_escaped_and_a_code_span_outlasts_the_backticks_in_it():
-    assert plain("![x](http://h/t.png)") == r"\!\[x\]\(http\:\/\/h\/t\.png\)"
+    assert plain("![x](http://h/t.png)") == "\\!\\[x\\]\\(http\\:\u200b\\/\\/h\\/t\\.png\\)"
     assert plain(":cat: a\nb") == "\\:\u200bcat\\: a\ufffdb"  # no emoji, no second line
     assert plain("www.x.org a@b.org") == "www\u200b\\.x\\.org a\\@\u200bb\\.org"  # no link
     assert code("a``b") == "```a``b```" and code("`x") == "`` `x ``"
