@@ -254,6 +254,7 @@ def _train(
         "fingerprint": photos.fingerprint,
         **({"input_side": parent.data["input_side"]} if parent.data.get("input_side") else {}),
     }
+    live.update(live.progress_path(state), epochs_before=_epochs_total(parent), parent_model_id=parent.model_id)
     notify(
         f"continuing model {parent.model_id} ({_epochs_total(parent)} epochs) on {len(images):,} photos "
         f"of collection {options.collection!r}"
