@@ -42,10 +42,11 @@ class TrainingBudget:
 
 
 def training_budget(
-    most_s: float, spent_s: float, after_s: float, target_s: float = LOAD_TARGET_S, job: str = "the load"
+    most_s: float, spent_s: float, after_s: float, target_s: float | None = None, job: str = "the load"
 ) -> TrainingBudget:
     """Seconds training may take, given what the job spent before it and will spend after it, for
-    the whole job to end within target_s (a load's --minutes, or `ingest train`'s)."""
+    the whole job to end within target_s (default LOAD_TARGET_S; a load's --minutes, `ingest train`'s)."""
+    target_s = LOAD_TARGET_S if target_s is None else target_s
     left = target_s - spent_s - after_s
     seconds = max(MIN_TRAIN_SHARE * most_s, min(most_s, left))
     timing = f"{spent_s:.0f} s of reading before it, about {after_s:.0f} s of reading and embedding after it"

@@ -220,7 +220,8 @@ def _train(
 ) -> tuple[Path, int]:
     """The continued model's checkpoint, and how many photos it trained on."""
     examples: list[bytes] = []
-    images = training_images(photos, media, parent.transform, skip, options.show_progress, examples)
+    missing: list[Skipped] = []  # told once it is known there is something to train on
+    images = training_images(photos, media, parent.transform, missing.append, options.show_progress, examples)
     if len(images) == 0:
         raise UserError(
             f"none of the {len(photos):,} photos of collection {options.collection!r} has a copy left in "
@@ -231,6 +232,8 @@ def _train(
             f"only {len(images)} photos of collection {options.collection!r} have a copy in {media.root}; "
             f"training needs at least {MIN_TRAIN_IMAGES}: load more photos first"
         )
+    for entry in missing:
+        skip(entry)
     if stop():
         raise Stopped
     train_cfg = train_config_from(parent.train_config)

@@ -206,8 +206,10 @@ def train_model(
     elif train_cfg.time_budget_s is not None:
         after = embedding_seconds(model_cfg, images, info["images"])
         after += reading_seconds(examples, info["images"], embed_side)
-        target = LOAD_TARGET_S if request.minutes is None else request.minutes * 60
-        most = max(MIN_TRAIN_S, train_cfg.time_budget_s + target - LOAD_TARGET_S)  # --minutes: all but the same margin
+        most, target = train_cfg.time_budget_s, None
+        if request.minutes is not None:  # the same margin for the rest of the load as by default
+            target = request.minutes * 60
+            most = max(MIN_TRAIN_S, target - (LOAD_TARGET_S - train_cfg.time_budget_s))
         budget = training_budget(most, time.perf_counter() - started, after, target)
         train_cfg = replace(train_cfg, time_budget_s=budget.seconds)
         notify(f"training for {budget.seconds:.0f} s: {budget.reason}")
