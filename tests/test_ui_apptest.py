@@ -135,8 +135,10 @@ def test_an_uploaded_photo_finds_itself_first(page, mini_images):
     assert after == [score for score in before if score > threshold] and 1 <= len(after) < 10
     page.slider(key="min_score").set_value(0.0).run()
 
-    page.toggle(key="reconstructions").set_value(True).run()
+    # Reconstructions show by default (the product's promise); the switch hides them.
     assert any(c.value.startswith("reconstruction error (MSE) ") for c in page.caption)
+    page.toggle(key="reconstructions").set_value(False).run()
+    assert not any(c.value.startswith("reconstruction error (MSE) ") for c in page.caption)
     assert len(results(page)) == 10
 
 

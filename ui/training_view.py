@@ -60,7 +60,7 @@ def _job(facts: dict, running: bool, stop_in: Path | None) -> None:
     what = "Loading" if facts.get("kind") == "load" else "Training on"
     name = Path(facts["file"]).stem
     before = int(facts.get("epochs_before") or 0)
-    with st.container(key=f"training-{name}", border=True):
+    with st.container(key=f"training-{name.replace('.', '-')}", border=True):
         st.markdown(f"**{what} `{facts.get('collection')}`** · {facts.get('phase', '')}")
         if not running:
             st.warning(
