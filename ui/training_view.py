@@ -61,7 +61,8 @@ def _job(facts: dict, running: bool, stop_in: Path | None) -> None:
     name = Path(facts["file"]).stem
     before = int(facts.get("epochs_before") or 0)
     with st.container(key=f"training-{name.replace('.', '-')}", border=True):
-        st.markdown(f"**{what} `{facts.get('collection')}`** · {facts.get('phase', '')}")
+        phase = facts.get("phase", "")
+        st.markdown(f"**{what} `{facts.get('collection')}`**" + (f" · {phase}" if phase != "training" else ""))
         if not running:
             st.warning(
                 "This training stopped without finishing (its process is gone). Run the same command "
@@ -75,6 +76,8 @@ def _job(facts: dict, running: bool, stop_in: Path | None) -> None:
         history = pd.DataFrame(facts.get("history") or [])
         if not history.empty:
             history["epoch"] += before
+            if facts.get("earlier"):  # on from the curves of the model it continues
+                history = pd.concat([pd.DataFrame(facts["earlier"]), history], ignore_index=True)
             _curves(history, facts.get("initial_val"))
         pictures = Path(facts["pictures"])
         if pictures.is_file():

@@ -257,7 +257,12 @@ def _train(
         "fingerprint": photos.fingerprint,
         **({"input_side": parent.data["input_side"]} if parent.data.get("input_side") else {}),
     }
-    live.update(live.progress_path(state), epochs_before=_epochs_total(parent), parent_model_id=parent.model_id)
+    live.update(  # the page draws this training's curves on from the parent's
+        live.progress_path(state),
+        epochs_before=_epochs_total(parent),
+        parent_model_id=parent.model_id,
+        earlier=parent.history,
+    )
     notify(
         f"continuing model {parent.model_id} ({_epochs_total(parent)} epochs) on {len(images):,} photos "
         f"of collection {options.collection!r}"
