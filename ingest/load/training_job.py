@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 from ingest.errors import UserError
-from ingest.load.training import state_path
 from ingest.settings import Settings
 
 LOCK_NAME = "training.lock"
@@ -39,8 +38,9 @@ class TrainingBusy(UserError):
 
 
 def continue_state_path(models_dir: Path, collection: str) -> Path:
-    """Where `ingest train` of `collection` keeps its training's state (progress file beside it)."""
-    return state_path(models_dir, f"{collection}.continue")
+    """Where `ingest train` of `collection` keeps its training's state (progress file beside it),
+    beside a load's (`training.state_path`). Named here: the page reads it without torch's training code."""
+    return models_dir / "training" / f"{collection}.continue.pt"
 
 
 def lock_path(models_dir: Path) -> Path:
@@ -130,8 +130,7 @@ def start_in_background(settings: Settings, collection: str, minutes: float) -> 
     command = [sys.executable, "-m", "ingest.cli", "train", "--minutes", f"{minutes:g}", "--collection", collection]
     with log.open("w") as out:
         process = subprocess.Popen(
-            command,
-            cwd=Path(__file__).resolve().parents[2],
+            command,  # from the page's own folder: the code the page runs
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
