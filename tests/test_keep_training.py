@@ -160,6 +160,23 @@ def test_a_killed_ingest_train_resumes_where_it_stopped(home_copy):
     assert not state.parent.exists()
 
 
+def test_killed_while_re_embedding_the_same_command_moves_to_the_model_it_trained(home_copy):
+    marker = home_copy / "models" / "training" / "animals.switch.pt"
+    first = start_train(home_copy, "--epochs", "1")
+    wait_for(lambda: marker.exists() or first.poll() is not None, 300, "the trained model")
+    first.kill()  # trained and saved, the collection not moved yet
+    first.communicate()
+    trained = [p.name for p in (home_copy / "models").iterdir() if (p / "model.pt").exists()]
+    assert len(trained) == 2
+
+    again = run_cli(home_copy, "train", "--epochs", "1", "--json")
+    assert again.returncode == 0, again.stderr
+    assert "resuming: model " in again.stderr and "epoch 1/1" not in again.stderr  # no training again
+    report = json.loads(again.stdout)
+    assert report["model_id"] in trained and report["after"]["epochs_total"] == 3
+    assert not marker.parent.exists()
+
+
 @pytest.mark.parametrize(
     "args, words",
     [

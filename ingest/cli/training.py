@@ -75,7 +75,8 @@ def train(
     stopped = ", stopped early" if report.stopped else ""
     typer.echo(
         f"collection {report.collection!r}: model {before.model_id} -> {after.model_id} "
-        f"({report.epochs_run} more epochs on {report.trained_on:,} photos in {report.train_seconds:.0f}s{stopped}), "
+        f"({report.epochs_run} more epoch{'s' * (report.epochs_run != 1)} on {report.trained_on:,} photos "
+        f"in {report.train_seconds:.0f}s{stopped}), "
         f"{report.switched.points:,} photos re-embedded"
     )
     typer.echo(f"  {'':<22} {'before':>9} {'after':>9}")
