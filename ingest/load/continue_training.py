@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from encoder import checkpoint as ckpt
@@ -24,12 +24,12 @@ from encoder import live, training_state
 from encoder.embed import Embedder
 from encoder.fit import fit
 from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
-from encoder.transforms import AugmentConfig
 from ingest.errors import UserError
 from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
+from ingest.load.continued_model import Measured, TrainReport, epochs_total, train_config_from
 from ingest.load.reader import Skipped
 from ingest.load.stored_photos import Snapshot, snapshot, training_images
-from ingest.load.switch import Switched, embed_all, switch
+from ingest.load.switch import embed_all, switch
 from ingest.load.training_job import TrainingLock, continue_state_path
 from ingest.progress import progress
 from ingest.query.evaluate import evaluate, store_evaluation
@@ -52,52 +52,6 @@ class TrainOptions:
     minutes: float | None = None  # the whole command's time; None with epochs None: DEFAULT_MINUTES
     epochs: int | None = None  # exactly this many epochs instead
     show_progress: bool = True
-
-
-@dataclass
-class Measured:
-    """A model as `ingest train` compares it: before (the parent) or after."""
-
-    model_id: str
-    epochs_total: int
-    val_loss: float | None = None  # on this training's held-out photos
-    val_recon: float | None = None
-    precision_at_10: float | None = None  # `ingest evaluate`'s, when the photos have labels
-
-
-@dataclass
-class TrainReport:
-    collection: str
-    before: Measured
-    after: Measured
-    switched: Switched
-    photos: int
-    trained_on: int
-    epochs_run: int
-    train_seconds: float
-    stopped: bool  # ended early (SIGTERM): the model is what was learnt until then
-    seconds: float = 0.0
-    skipped: list[Skipped] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {
-            "collection": self.collection,
-            "parent_model_id": self.before.model_id,
-            "model_id": self.after.model_id,
-            "physical_collection": self.switched.physical,
-            "before": vars(self.before),
-            "after": vars(self.after),
-            "photos": self.photos,
-            "re_embedded": self.switched.points,
-            "added_meanwhile": self.switched.added_meanwhile,
-            "kept_old_collections": self.switched.kept,
-            "trained_on": self.trained_on,
-            "epochs_run": self.epochs_run,
-            "train_seconds": round(self.train_seconds, 3),
-            "stopped": self.stopped,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-            "seconds": round(self.seconds, 3),
-        }
 
 
 def check_options(options: TrainOptions) -> None:
@@ -188,13 +142,13 @@ def _continue(
         collection=options.collection,
         before=Measured(
             parent.model_id,
-            _epochs_total(parent),
+            epochs_total(parent),
             summary.get("initial_val_loss"),
             summary.get("initial_val_recon"),
             before_p10,
         ),
         after=Measured(
-            embedder.model_id, _epochs_total(embedder.checkpoint), last["val_loss"], last["val_recon"], after_p10
+            embedder.model_id, epochs_total(embedder.checkpoint), last["val_loss"], last["val_recon"], after_p10
         ),
         switched=switched,
         photos=len(photos),
@@ -238,7 +192,7 @@ def _train(
         raise Stopped
     train_cfg = train_config_from(parent.train_config)
     # Other augmentation draws than the parent's epochs had (and than an earlier continuation's).
-    train_cfg = replace(train_cfg, seed=train_cfg.seed + _epochs_total(parent))
+    train_cfg = replace(train_cfg, seed=train_cfg.seed + epochs_total(parent))
     if options.epochs is not None:
         train_cfg = replace(train_cfg, epochs=options.epochs, time_budget_s=None)
     else:
@@ -259,12 +213,12 @@ def _train(
     }
     live.update(  # the page draws this training's curves on from the parent's
         live.progress_path(state),
-        epochs_before=_epochs_total(parent),
+        epochs_before=epochs_total(parent),
         parent_model_id=parent.model_id,
         earlier=parent.history,
     )
     notify(
-        f"continuing model {parent.model_id} ({_epochs_total(parent)} epochs) on {len(images):,} photos "
+        f"continuing model {parent.model_id} ({epochs_total(parent)} epochs) on {len(images):,} photos "
         f"of collection {options.collection!r}"
     )
     resumable = Resumable(state, f"{parent.model_id}:{photos.fingerprint}:continue", notify)
@@ -281,23 +235,6 @@ def _train(
         stop=stop,
     )
     return path, len(images)
-
-
-def train_config_from(saved: dict) -> TrainConfig:
-    """The training configuration a checkpoint recorded (`TrainConfig.to_dict`). Fields this
-    version does not know are left out; fields added since keep their defaults."""
-    known = {f.name for f in fields(TrainConfig)} - {"augment"}
-    augment_known = {f.name for f in fields(AugmentConfig)}
-    augment = {k: tuple(v) if isinstance(v, list) else v for k, v in (saved.get("augment") or {}).items()}
-    return TrainConfig(
-        **{k: v for k, v in saved.items() if k in known},
-        augment=AugmentConfig(**{k: v for k, v in augment.items() if k in augment_known}),
-    )
-
-
-def _epochs_total(checkpoint: ckpt.Checkpoint) -> int:
-    summary = checkpoint.summary
-    return int(summary.get("epochs_total", summary.get("epochs_run", len(checkpoint.history))))
 
 
 def _precision(store, state: cols.CollectionState, show_progress: bool, stored_ok: bool) -> float | None:
