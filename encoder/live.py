@@ -16,11 +16,16 @@ import os
 import socket
 import statistics
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 FORMAT = "cbir-training-progress/1"
+# The reconstructions are drawn again at most this often: on a GPU an epoch of a few hundred photos
+# takes a fraction of a second, and drawing after each would cost it a tenth more. The page looks
+# every few seconds.
+DRAW_EVERY_S = 10.0
 
 
 def progress_path(state_path: Path) -> Path:
@@ -178,7 +183,13 @@ def epoch_done(
         initial_val=initial_val,
         history=history,
     )
-    draw_reconstructions(pictures_path(state_path), model, originals)
+    pictures = pictures_path(state_path)
+    try:
+        drawn_s_ago = time.time() - pictures.stat().st_mtime
+    except FileNotFoundError:
+        drawn_s_ago = DRAW_EVERY_S
+    if drawn_s_ago >= DRAW_EVERY_S or len(history) == planned:
+        draw_reconstructions(pictures, model, originals)
 
 
 def draw_reconstructions(path: Path, model, originals) -> None:

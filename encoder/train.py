@@ -160,7 +160,7 @@ class _Run:
         self.in_epoch: dict | None = None  # an epoch under way: its order, step and loss sums
 
     def train_epoch(
-        self, on_step: Callable[[float], None], on_save: Callable[[], None], stop: Callable[[], bool]
+        self, on_step: Callable[[float], None], on_save: Callable[[], None], stop: Callable[[], bool] = lambda: False
     ) -> list[float]:
         """One pass over the training images (or the rest of one a saved state began); mean
         [total, recon, contrastive] losses. on_save runs every SAVE_EVERY_S of a long epoch.
