@@ -58,16 +58,21 @@ def train(
     the old model until the collection moves to the new one, in one step. Interrupted, the same
     command resumes. Prints held-out losses and, where folders give labels, P@10, before and after.
     """
-    from ingest.load.continue_training import Stopped, TrainOptions, continue_training
+    from ingest.load.training_job import take_lock
 
     settings = Settings.from_env()
-    options = TrainOptions(collection=collection, minutes=minutes, epochs=epochs)
     with StopOnTerm() as stop:
+        lock = take_lock(settings, collection, minutes, epochs)  # before torch loads: the page sees it at once
         try:
-            report = continue_training(settings, options, say, SkipLines(sys.stderr.isatty()), stop)
+            from ingest.load.continue_training import Stopped, TrainOptions, continue_training
+
+            options = TrainOptions(collection=collection, minutes=minutes, epochs=epochs)
+            report = continue_training(settings, options, say, SkipLines(sys.stderr.isatty()), stop, lock)
         except Stopped:
             say("stopped before training began: nothing changed")
             return
+        finally:
+            lock.release()
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

@@ -30,12 +30,12 @@ from ingest.load.continued_model import Measured, TrainReport, epochs_total, tra
 from ingest.load.reader import Skipped
 from ingest.load.stored_photos import Snapshot, snapshot, training_images
 from ingest.load.switch import embed_all, switch
-from ingest.load.training_job import TrainingLock, continue_state_path
+from ingest.load.training_job import TrainingLock, continue_state_path, take_lock
 from ingest.progress import progress
 from ingest.query.evaluate import evaluate, store_evaluation
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import collections as cols
-from ingest.store import embedded_store_exists, open_store
+from ingest.store import open_store
 from ingest.store.media import MediaStore
 
 DEFAULT_MINUTES = 10.0
@@ -54,36 +54,22 @@ class TrainOptions:
     show_progress: bool = True
 
 
-def check_options(options: TrainOptions) -> None:
-    if options.minutes is not None and options.epochs is not None:
-        raise UserError("--minutes and --epochs both say how long to train: give one of them")
-    if options.minutes is not None and not options.minutes > 0:
-        raise UserError(f"--minutes must be more than 0, got {options.minutes:g}: give the minutes training may take")
-    if options.epochs is not None and options.epochs < 1:
-        raise UserError(f"--epochs must be at least 1, got {options.epochs}")
-
-
 def continue_training(
     settings: Settings,
     options: TrainOptions,
     notify: Callable[[str], None] = lambda _: None,
     on_skip: Callable[[Skipped], None] = lambda _: None,
     stop: Callable[[], bool] = lambda: False,
+    lock: TrainingLock | None = None,
 ) -> TrainReport:
     """Everything in the module docstring; UserError, with nothing changed, for a mistake. stop():
-    asked during training; True ends it, and the collection moves to what was learnt until then."""
+    asked during training; True ends it, and the collection moves to what was learnt until then.
+    `lock`: the training lock, when the caller took it already (`training_job.take_lock`)."""
     started = time.perf_counter()
-    check_options(options)
-    if settings.embedded and not embedded_store_exists(settings):  # nothing here: nothing is created
-        raise UserError(
-            f"no collection {options.collection!r} in the {settings.describe_store()}: "
-            f"fill it with `ingest load PATH.zip --collection {options.collection}`"
-        )
-    with open_store(settings, on_wait=lambda: notify(WAITING)) as store:
-        cols.require(store, options.collection)
-    lock = TrainingLock(settings.models_dir)
-    lock.acquire(collection=options.collection, started_at=live.now(), minutes=options.minutes, epochs=options.epochs)
+    lock = lock or take_lock(settings, options.collection, options.minutes, options.epochs)
     try:
+        with open_store(settings, on_wait=lambda: notify(WAITING)) as store:
+            cols.require(store, options.collection)
         state = continue_state_path(settings.models_dir, options.collection)
         with live.job(live.progress_path(state), "train", options.collection, phase="reading the collection"):
             report = _continue(settings, options, state, notify, on_skip, stop, started)

@@ -22,15 +22,17 @@ import threading
 import time
 from pathlib import Path
 
+from encoder import live
 from ingest.errors import UserError
 from ingest.settings import Settings
+from ingest.store import embedded_store_exists
 
 LOCK_NAME = "training.lock"
 LOG_NAME = "training.log"
 # How long a starting `ingest train` retries the lock: the page checks it with a shared lock
 # of a few microseconds, which must not turn a training away.
 ACQUIRE_WAIT_S = 2.0
-STARTING_WAIT_S = 20.0  # how long the page waits for a started training to take the lock
+STARTING_WAIT_S = 60.0  # how long the page waits for a started training to take the lock
 
 
 class TrainingBusy(UserError):
@@ -49,6 +51,30 @@ def lock_path(models_dir: Path) -> Path:
 
 def log_path(models_dir: Path) -> Path:
     return models_dir / LOG_NAME
+
+
+def check_options(minutes: float | None, epochs: int | None) -> None:
+    if minutes is not None and epochs is not None:
+        raise UserError("--minutes and --epochs both say how long to train: give one of them")
+    if minutes is not None and not minutes > 0:
+        raise UserError(f"--minutes must be more than 0, got {minutes:g}: give the minutes training may take")
+    if epochs is not None and epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {epochs}")
+
+
+def take_lock(settings: Settings, collection: str, minutes: float | None, epochs: int | None) -> TrainingLock:
+    """What `ingest train` does first, before it loads torch (seconds on a busy machine): check what
+    needs neither the store nor the model, then take the lock, so that the page that started it
+    sees it at once and a second training is refused at once."""
+    check_options(minutes, epochs)
+    if settings.embedded and not embedded_store_exists(settings):  # nothing here: nothing is created
+        raise UserError(
+            f"no collection {collection!r} in the {settings.describe_store()}: "
+            f"fill it with `ingest load PATH.zip --collection {collection}`"
+        )
+    lock = TrainingLock(settings.models_dir)
+    lock.acquire(collection=collection, started_at=live.now(), minutes=minutes, epochs=epochs)
+    return lock
 
 
 class TrainingLock:
