@@ -144,7 +144,7 @@ def _png(seed: int) -> bytes:
 def test_a_killed_ingest_train_resumes_where_it_stopped(home_copy):
     state = continue_state_path(home_copy / "models", "animals")
     first = start_train(home_copy, "--epochs", "2", "--json")
-    wait_for(lambda: saved_epochs(state) >= 1 or first.poll() is not None, 300, "a saved epoch")
+    wait_for(lambda: saved_epochs(state) >= 1 or first.poll() is not None, 600, "a saved epoch")
     epochs = saved_epochs(state)
     first.kill()  # SIGKILL: nothing is cleaned up
     first.communicate()
@@ -163,7 +163,7 @@ def test_a_killed_ingest_train_resumes_where_it_stopped(home_copy):
 def test_killed_while_re_embedding_the_same_command_moves_to_the_model_it_trained(home_copy):
     marker = home_copy / "models" / "training" / "animals.switch.pt"
     first = start_train(home_copy, "--epochs", "1")
-    wait_for(lambda: marker.exists() or first.poll() is not None, 300, "the trained model")
+    wait_for(lambda: marker.exists() or first.poll() is not None, 600, "the trained model")
     first.kill()  # trained and saved, the collection not moved yet
     first.communicate()
     trained = [p.name for p in (home_copy / "models").iterdir() if (p / "model.pt").exists()]
@@ -208,7 +208,7 @@ def test_one_training_at_a_time_and_sigterm_keeps_what_was_learnt(home_copy):
     assert collection_state(home_copy)["aliases"] == before["aliases"]
 
     state = continue_state_path(home_copy / "models", "animals")
-    wait_for(lambda: saved_epochs(state) >= 1, 300, "a saved epoch")
+    wait_for(lambda: saved_epochs(state) >= 1, 600, "a saved epoch")
     first.send_signal(signal.SIGTERM)  # the page's Stop button
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
