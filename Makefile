@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ZIP ?= examples/animals-mini.zip
 PORT ?= 8501
+PAGE_LOG ?= streamlit.log
 PYTEST_ARGS ?=
 
 .PHONY: run ui test install chromium bench clean
@@ -22,9 +23,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The page starts beside the load, at once: it shows the load's progress and training curves,
+# and searches as soon as the photos are in. The load's progress stays on this terminal, the
+# page's log goes to $(PAGE_LOG); Ctrl-C stops both.
 run: install
-	$(BIN)/ingest load "$(ZIP)"
-	$(BIN)/streamlit run ui/app.py --server.port $(PORT)
+	@$(BIN)/streamlit run ui/app.py --server.port $(PORT) >"$(PAGE_LOG)" 2>&1 & page=$$!; \
+	trap 'kill $$page 2>/dev/null' EXIT; \
+	echo "the page: http://localhost:$(PORT) (it follows the load; its log: $(PAGE_LOG))"; \
+	$(BIN)/ingest load "$(ZIP)" || exit $$?; \
+	echo "the page: http://localhost:$(PORT) (Ctrl-C stops it)"; \
+	wait $$page
 
 ui: install
 	$(BIN)/streamlit run ui/app.py --server.port $(PORT)
@@ -50,4 +58,4 @@ bench: install
 	$(BIN)/python bench/query.py
 
 clean:
-	rm -rf cbir-data test-artifacts
+	rm -rf cbir-data test-artifacts streamlit.log

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from encoder import training_state
+from encoder import live, training_state
 from encoder.device import autocast, bf16_is_fast, pick_device
 from encoder.losses import training_losses
 from encoder.model import Autoencoder, ModelConfig
@@ -106,6 +106,10 @@ class TrainResult:
     val_indices: torch.Tensor
     seconds: float  # training time, over every run of a resumed training
     resumed_from: int = 0  # epochs done before this process started
+    # Held-out [total, recon, contrastive] losses of the weights training started from (a
+    # training that continues a model; None otherwise), on the same photos as every epoch's.
+    initial_val: list[float] | None = None
+    stopped: bool = False  # ended early by `stop` (the model is what was learnt until then)
 
 
 @dataclass
@@ -128,12 +132,22 @@ def split(n: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
 class _Run:
     """The state one training carries from step to step, and from one process to the next."""
 
-    def __init__(self, images: torch.Tensor, model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device) -> None:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        model_cfg: ModelConfig,
+        cfg: TrainConfig,
+        device: torch.device,
+        initial: dict[str, torch.Tensor] | None = None,
+    ) -> None:
         self.cfg, self.device = cfg, device
         torch.manual_seed(cfg.seed)
         self.train_idx, self.val_idx = split(len(images), cfg)
         self.data = images.to(device)
-        self.model = Autoencoder(model_cfg).to(device).to(memory_format=torch.channels_last)
+        model = Autoencoder(model_cfg)
+        if initial is not None:  # a model trained before, continued
+            model.load_state_dict(initial)
+        self.model = model.to(device).to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         # Small collections get smaller batches, so that an epoch is still several steps.
         self.batch = min(cfg.batch_size, max(32, len(self.train_idx) // 8), len(self.train_idx))
@@ -145,16 +159,24 @@ class _Run:
         self.step = 0
         self.in_epoch: dict | None = None  # an epoch under way: its order, step and loss sums
 
-    def train_epoch(self, on_step: Callable[[float], None], on_save: Callable[[], None]) -> list[float]:
+    def train_epoch(
+        self, on_step: Callable[[float], None], on_save: Callable[[], None], stop: Callable[[], bool] = lambda: False
+    ) -> list[float]:
         """One pass over the training images (or the rest of one a saved state began); mean
-        [total, recon, contrastive] losses. on_save runs every SAVE_EVERY_S of a long epoch."""
+        [total, recon, contrastive] losses. on_save runs every SAVE_EVERY_S of a long epoch.
+        When stop() says so the epoch ends after the current step (at least one is made), and
+        its means are over the steps it made."""
         self.model.train()
         if self.in_epoch is None:
             order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.gen)]
             self.in_epoch = {"order": order, "step": 0, "sums": torch.zeros(3)}
         order, sums = self.in_epoch["order"], self.in_epoch["sums"]
         saved = time.monotonic()
-        for i in range(self.in_epoch["step"], self.steps_per_epoch):
+        first = self.in_epoch["step"]
+        for i in range(first, self.steps_per_epoch):
+            if i > first and stop():
+                self.in_epoch = None
+                return (sums / i).tolist()
             for group in self.optimizer.param_groups:
                 group["lr"] = self.schedule.lr(self.step)
             x = to_float(self.data[order[i * self.batch : (i + 1) * self.batch].to(self.device)])
@@ -214,12 +236,16 @@ def train(
     progress: ProgressFactory = quiet,
     on_epoch: Callable[[dict, Autoencoder], None] | None = None,
     resumable: Resumable | None = None,
+    initial: dict[str, torch.Tensor] | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> TrainResult:
     """images: uint8 [N, 3, S, S], already through the fixed transform. on_epoch(record, model)
     runs after each epoch (benchmarks use it to measure retrieval as training goes); its time is
     not counted against the time budget. With `resumable`, the state is saved as training goes
-    and a saved state of this same training is resumed."""
-    run = _Run(images, model_cfg, cfg, device or pick_device())
+    and a saved state of this same training is resumed; its progress file (`live`) is kept up to
+    date when a job announced one. `initial`: the weights of a model to continue, rather than new
+    ones. stop(): asked between steps; True ends the training with what it has learnt."""
+    run = _Run(images, model_cfg, cfg, device or pick_device(), initial)
     history: list[dict] = []
     epoch_seconds: list[float] = []
     stopper = EarlyStopping(cfg.patience)
@@ -241,6 +267,10 @@ def train(
             f"{planned or '?'} epochs done{within}, {sum(epoch_seconds):.0f}s of training spent"
         )
     resumed_from = len(history)
+    initial_val = saved.get("initial_val") if saved else None
+    if initial is not None and not saved:
+        initial_val = run.validation_losses()
+    shown = (run.val_idx[:8] if len(run.val_idx) else run.train_idx[:8]).to(run.device)
 
     def save() -> None:
         if resumable:
@@ -255,19 +285,21 @@ def train(
                     "best_value": stopper.best_value,
                     "best_epoch": stopper.best_epoch,
                     "best": best_state,
+                    "initial_val": initial_val,
                 },
             )
 
-    stopped_early = False
+    stopped_early = stopped = False
     while len(history) < (planned or len(history) + 1):
         epoch = len(history) + 1
         epoch_start = time.perf_counter()
         title = f"epoch {epoch}/{planned}" if planned else f"epoch {epoch} (timing it)"
         with progress(title, run.steps_per_epoch) as bar:
-            losses = run.train_epoch(lambda mean, t=title: bar.advance(description=f"{t}  loss {mean:.4f}"), save)
+            losses = run.train_epoch(lambda mean, t=title: bar.advance(description=f"{t}  loss {mean:.4f}"), save, stop)
             val = run.validation_losses()
             epoch_seconds.append(time.perf_counter() - epoch_start)
-            planned = epochs_that_fit(cfg.time_budget_s, cfg.epochs, epoch_seconds, planned)
+            stopped = stop()
+            planned = epoch if stopped else epochs_that_fit(cfg.time_budget_s, cfg.epochs, epoch_seconds, planned)
             run.schedule.epochs = planned
             bar.finish(f"epoch {epoch}/{planned}  loss {losses[0]:.4f}" + (f"  val {val[0]:.4f}" if val else ""))
         record = {
@@ -292,6 +324,10 @@ def train(
             stopped_early = True
             break
         save()
+        if resumable:  # what the page shows of this training, when a job announced one
+            live.epoch_done(resumable.path, history, planned, epoch_seconds, initial_val, run.model, run.data[shown])
+        if stopped:
+            break
     if cfg.patience is not None:
         run.model.load_state_dict(best_state)
     return TrainResult(
@@ -304,4 +340,6 @@ def train(
         val_indices=run.val_idx,
         seconds=sum(epoch_seconds),
         resumed_from=resumed_from,
+        initial_val=initial_val,
+        stopped=stopped,
     )

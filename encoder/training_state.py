@@ -55,8 +55,10 @@ def load(path: Path, key: str) -> dict | None:
 
 
 def remove(path: Path) -> None:
-    """The state of a finished training, and its folder once no other training's state is in it."""
+    """The state of a finished training (and its latest reconstructions, `encoder.live`), and its
+    folder once no other training's state is in it."""
     path.unlink(missing_ok=True)
+    path.with_suffix(".png").unlink(missing_ok=True)
     try:
         path.parent.rmdir()
     except OSError:  # not empty, or already gone

@@ -140,8 +140,10 @@ def test_an_uploaded_photo_finds_itself_first(page, mini_images):
     assert after == [score for score in before if score > threshold] and 1 <= len(after) < 10
     page.slider(key="min_score").set_value(0.0).run()
 
-    page.toggle(key="reconstructions").set_value(True).run()
+    # Reconstructions show by default (the product's promise); the switch hides them.
     assert any(c.value.startswith("reconstruction error (MSE) ") for c in page.caption)
+    page.toggle(key="reconstructions").set_value(False).run()
+    assert not any(c.value.startswith("reconstruction error (MSE) ") for c in page.caption)
     assert len(results(page)) == 10
 
 
@@ -151,7 +153,12 @@ def test_a_photo_uploaded_from_an_iphone_as_heic_finds_its_jpeg(page, mini_image
     Image.open(io.BytesIO(data)).save(heic, "HEIF", quality=90)
     page.file_uploader(key="upload").upload("IMG_0001.HEIC", heic.getvalue(), "image/heic").run()
     assert not page.exception and not page.error
-    paths = [as_read(c.value) for c in page.main.caption if as_read(c.value).startswith("cifar10-animals-mini/")]
+    # Each path, then its reconstruction error (reconstructions show by default).
+    paths = [
+        as_read(c.value).split(" · ")[0]
+        for c in page.main.caption
+        if as_read(c.value).startswith("cifar10-animals-mini/")
+    ]
     assert paths[0] == name and results(page)[0][1] > 0.95  # the same photo, re-encoded
 
 

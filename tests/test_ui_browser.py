@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ingest import store
+from ingest.load import training_job
 from ingest.settings import Settings
 
 from conftest import ROOT, cli_env, run_cli
@@ -140,26 +141,29 @@ def test_upload_a_photo_and_see_its_top_k(app_url, browser_page, mini_images, tm
     photo = tmp_path / "my photo.jpg"
     photo.write_bytes(data)
     upload(page, photo)
+    # By default each result shows beside its reconstruction: the picture, a gap, what the decoder redraws.
     expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
-    for i in range(K):  # 32 px enlarged 4x on the server, no blur
+    expect(page.get_by_text(re.compile(r"^reconstruction error \(MSE\) 0\.\d{4}$"))).to_be_visible(timeout=30_000)
+    for i in range(K):
         expect(page.locator(RESULT_IMAGES).nth(i)).to_be_visible()
-        expect(page.locator(RESULT_IMAGES).nth(i)).to_have_js_property("naturalWidth", 128, timeout=30_000)
+        expect(page.locator(RESULT_IMAGES).nth(i)).to_have_js_property("naturalWidth", 2 * 96 + 4, timeout=30_000)
     captions = page.locator(RESULT_CAPTIONS).all_inner_texts()
     scores = [float(re.fullmatch(r"#\d+ · (-?\d\.\d{3}) · \S+", c)[1]) for c in captions]
     assert len(scores) == K and scores == sorted(scores, reverse=True)
     assert scores[0] == pytest.approx(1.0, abs=1e-3)  # the photo is in the collection: found first
-    expect(page.get_by_text(name, exact=True)).to_be_visible()  # its path, under the first result
+    under_first = re.compile(rf"^{re.escape(name)} · recon\. error 0\.\d{{4}}$")
+    expect(page.get_by_text(under_first)).to_be_visible()  # its path and reconstruction error, under the first result
     expect(page.get_by_text("uploaded my photo.jpg")).to_be_visible()
-    page.screenshot(path=str(artifacts_dir / "ui-search.png"))
-
-    page.get_by_text("Show reconstructions").click()
-    expect(page.get_by_text(re.compile(r"^reconstruction error \(MSE\) 0\.\d{4}$"))).to_be_visible(timeout=30_000)
-    pairs = page.locator(RESULT_IMAGES)  # the page re-runs to draw them: slow on a busy machine
-    expect(pairs).to_have_count(K, timeout=30_000)
-    for i in range(K):  # each: the picture, a gap, its reconstruction (by index: while the page
-        # re-runs, the old grid's images can still be in the page beside the new ones)
-        expect(pairs.nth(i)).to_have_js_property("naturalWidth", 2 * 96 + 4, timeout=30_000)
     page.screenshot(path=str(artifacts_dir / "ui-reconstructions.png"))
+
+    page.get_by_text("Show reconstructions").click()  # off: the pictures alone, larger
+    expect(page.get_by_text(re.compile(r"^reconstruction error \(MSE\)"))).to_have_count(0, timeout=30_000)
+    pictures = page.locator(RESULT_IMAGES)  # the page re-runs to draw them: slow on a busy machine
+    expect(pictures).to_have_count(K, timeout=30_000)
+    for i in range(K):  # 32 px enlarged 4x on the server, no blur (by index: while the page
+        # re-runs, the old grid's images can still be in the page beside the new ones)
+        expect(pictures.nth(i)).to_have_js_property("naturalWidth", 128, timeout=30_000)
+    page.screenshot(path=str(artifacts_dir / "ui-search.png"))
 
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture at all")
@@ -292,3 +296,25 @@ def test_the_thin_png_upload_is_one_line_while_another_viewer_searches(app_url, 
     other.goto(app_url)
     other.get_by_role("button", name="Random image from the collection").click()
     expect(other.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
+def test_keep_training_from_the_model_tab_then_stop_it(app_url, browser_page, home_copy, artifacts_dir):
+    page = browser_page
+    page.goto(app_url)
+    page.get_by_role("tab", name="Model").click()
+    start = page.get_by_role("button", name=re.compile(r"^Keep training for \d+ minutes$"))
+    expect(start).to_be_enabled(timeout=60_000)
+    start.click()
+    training = page.locator(".st-key-training-animals-continue")
+    try:
+        # The page follows the training by itself: its epochs, curves and latest reconstructions.
+        expect(training.get_by_text(re.compile(r"^epoch \d+ of \d+"))).to_be_visible(timeout=300_000)
+        expect(training.locator("[data-testid='stImage'] img")).to_be_visible(timeout=30_000)
+        expect(start).to_be_disabled()
+        page.screenshot(path=str(artifacts_dir / "ui-training.png"), full_page=True)
+        training.get_by_role("button", name="Stop training").click()
+        # It finishes with what it learnt: the collection moves to the new model, the button comes back.
+        expect(start).to_be_enabled(timeout=300_000)
+        expect(page.get_by_text("continues model")).to_be_visible(timeout=60_000)
+        expect(training).to_have_count(0)
+    finally:
+        training_job.stop(home_copy / "models")
+    page.screenshot(path=str(artifacts_dir / "ui-trained.png"), full_page=True)

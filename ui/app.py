@@ -19,6 +19,7 @@ from ingest.store import StoreBusy
 from ingest.store import collections as cols
 from ingest.store.media import MediaStore
 from ui import browse_view, duplicates_view, model_view, notices, query, resources, search_view, sidebar
+from ui.training_view import training_panel
 from ui.untrusted import plain
 
 st.set_page_config(page_title="Animal image search", layout="wide")
@@ -97,6 +98,7 @@ elif duplicates_tab.open:
         duplicates_view.show(duplicates, media)
 elif model_tab.open:
     with model_tab:
+        training_panel(settings, state.name, controls=True)
         model_view.show(facts)
 
 with st.sidebar:

@@ -10,8 +10,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ingest.query.report import sides
+from ingest.query.report import epochs_said, sides
 from ui.untrusted import plain
+
+LABEL_STEP = 28  # px a label's bar takes in the Labels chart
 
 
 def show(facts: dict) -> None:
@@ -23,15 +25,17 @@ def show(facts: dict) -> None:
         if model:
             cells[2].metric(
                 "Epochs",
-                f"{model['epochs_run']}",
+                f"{model.get('epochs_total') or model['epochs_run']}",
                 help=f"best epoch {model['best_epoch']} kept"
-                + (", stopped early" if model.get("stopped_early") else ""),
+                + (", stopped early" if model.get("stopped_early") else "")
+                + (f"; {epochs_said(model)}" if model.get("parent_model_id") else ""),
             )
             cells[3].metric("Final training loss", f"{model['final_train_loss']:.4f}")
             if model.get("held_out_recon_mse") is not None:
                 cells[4].metric("Held-out reconstruction MSE", f"{model['held_out_recon_mse']:.4f}")
+    parent = f" · continues model `{model['parent_model_id']}`" if model and model.get("parent_model_id") else ""
     st.caption(
-        f"model `{facts.get('model_id')}` · collection `{facts['collection']}` → "
+        f"model `{facts.get('model_id')}`{parent} · collection `{facts['collection']}` → "
         f"`{facts['physical_collection']}` in the {facts['store']}"
     )
     if not model:
@@ -60,10 +64,10 @@ def _training(model: dict, pictures: dict) -> None:
         total_col, recon_col = st.columns(2)
         with total_col:
             st.markdown("**Loss per epoch** (reconstruction + contrastive)")
-            st.altair_chart(_curve_chart(history, "loss", model.get("best_epoch")))
+            st.altair_chart(curve_chart(history, "loss", model.get("best_epoch")))
         with recon_col:
             st.markdown("**Reconstruction MSE per epoch**")
-            st.altair_chart(_curve_chart(history, "recon", model.get("best_epoch")))
+            st.altair_chart(curve_chart(history, "recon", model.get("best_epoch")))
     recon_png = Path(pictures.get("reconstructions", ""))
     if recon_png.is_file():
         redrawn = f", redrawn from {model['redrawn_from']}" if model.get("redrawn_from") else ""
@@ -71,7 +75,7 @@ def _training(model: dict, pictures: dict) -> None:
         st.image(str(recon_png))
 
 
-def _curve_chart(history: pd.DataFrame, key: str, best_epoch: int | None) -> alt.LayerChart:
+def curve_chart(history: pd.DataFrame, key: str, best_epoch: int | None) -> alt.LayerChart:
     """Train and validation curves with the kept epoch marked. Not zoomable: a chart that
     zooms takes the mouse wheel from a person scrolling down the page."""
     columns = {f"train_{key}": "train", f"val_{key}": "validation"}
@@ -104,12 +108,15 @@ def _labels(labels: dict[str, int]) -> None:
         .mark_bar()
         .encode(
             x=alt.X("images:Q", title="images"),
-            y=alt.Y("label:N", sort="-x", title=None),
+            # Every label named: none dropped as overlapping, none cut short.
+            y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
             tooltip=["label", "images"],
         )
     )
     numbers = bars.mark_text(align="left", dx=3).encode(text=alt.Text("images:Q", format=","))
-    st.altair_chart((bars + numbers).properties(height=20 + 32 * len(labels)))
+    # A band of LABEL_STEP px per label, set on the chart itself: a fixed height was ignored for
+    # the layered chart, which came out too short to name more than every other label.
+    st.altair_chart((bars + numbers).properties(height=alt.Step(LABEL_STEP)))
 
 
 def _evaluation(evaluation: dict | None, model_id: str | None) -> None:

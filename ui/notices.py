@@ -10,6 +10,7 @@ import streamlit as st
 
 from ingest.settings import Settings
 from ui.sidebar import COLLECTION
+from ui.training_view import loading, training_panel
 from ui.untrusted import plain
 
 EMPTY_RECHECK_S = 5.0
@@ -33,11 +34,19 @@ def _recheck_every(seconds: float) -> None:
 
 def empty(settings: Settings, collection: str, other_collections: list[str]) -> None:
     st.title("Animal image search")
-    st.warning(f"There is no collection {collection!r} in the {settings.describe_store()} yet.")
-    st.markdown("Fill it from a zip of photos (one folder per label), then this page shows it by itself:")
-    st.code(f"ingest load PATH.zip{'' if collection == 'animals' else f' --collection {collection}'}", language="bash")
-    st.markdown("or, from the project folder, ingest and open the page in one go:")
-    st.code("make run ZIP=PATH.zip", language="bash")
+    if loading(settings, collection):  # `make run`'s first load: the page opens while it trains
+        st.info(
+            f"A load is filling collection {collection!r}: its progress is below, and this page offers "
+            "search by itself as soon as its photos are in."
+        )
+    else:
+        st.warning(f"There is no collection {collection!r} in the {settings.describe_store()} yet.")
+        st.markdown("Fill it from a zip of photos (one folder per label), then this page shows it by itself:")
+        command = f"ingest load PATH.zip{'' if collection == 'animals' else f' --collection {collection}'}"
+        st.code(command, language="bash")
+        st.markdown("or, from the project folder, ingest and open the page in one go:")
+        st.code("make run ZIP=PATH.zip", language="bash")
+    training_panel(settings, None, controls=False, refresh=False)
     if other_collections:
         st.selectbox(
             "Or open a collection that is here",
@@ -55,6 +64,7 @@ def store_busy(settings: Settings) -> None:
         f"at a time may open it). The page tries again every {BUSY_RECHECK_S:.0f} s and comes back by "
         "itself when the ingest is done, with the new images."
     )
+    training_panel(settings, None, controls=False, refresh=False)
     _recheck_every(BUSY_RECHECK_S)
 
 

@@ -52,6 +52,7 @@ def controls(collection: str, points: int, labels: dict[str, int], collections: 
         )
         show_reconstructions = st.toggle(
             "Show reconstructions",
+            value=True,  # the product's promise: each result beside what the autoencoder redraws
             key="reconstructions",
             help="Each picture beside what the decoder rebuilds from its embedding: what the vector keeps.",
         )

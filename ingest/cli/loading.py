@@ -37,6 +37,14 @@ class SkipLines:
             say("more skipped files are counted, not listed, here: `2> load.log` or --json lists every one")
 
 
+def check_minutes(minutes: float | None, epochs: int | None) -> None:
+    """--minutes and --epochs: a time or a number of epochs, not both; a time above zero."""
+    if minutes is not None and epochs is not None:
+        raise UserError("--minutes and --epochs both say how long to train: give one of them")
+    if minutes is not None and not minutes > 0:
+        raise UserError(f"--minutes must be more than 0, got {minutes:g}: give the minutes training may take")
+
+
 def reasons_counted(skipped: list[Skipped]) -> str:
     """'not an image: 9,214; corrupt or truncated image: 3', the commonest first."""
     counts = Counter(entry.kind for entry in skipped)
@@ -53,6 +61,13 @@ def load(
         typer.Option(
             min=1,
             help="Train exactly N epochs (default: as many as fit in the time budget).",
+        ),
+    ] = None,
+    minutes: Annotated[
+        float | None,
+        typer.Option(
+            help="When the load trains a model: end the whole load within about N minutes "
+            "(default 9.5); more minutes, more epochs, better results (README).",
         ),
     ] = None,
     retrain: Annotated[
@@ -83,24 +98,30 @@ def load(
     as_json: JsonOpt = False,
 ) -> None:
     """Index the images of a zip (or folder) into a collection, training a model first if it has none."""
+    from encoder import live
     from ingest.load.pipeline import LoadOptions
     from ingest.load.pipeline import load as run_load
-    from ingest.load.training import SIDES
+    from ingest.load.training import SIDES, state_path
     from ingest.store import Layout
 
     if image_size is not None and image_size not in SIDES:
         raise UserError(f"--image-size must be one of {', '.join(map(str, SIDES))}, got {image_size}")
+    check_minutes(minutes, epochs)
     settings = Settings.from_env()
     options = LoadOptions(
         collection=collection,
         epochs=epochs,
+        minutes=minutes,
         retrain=retrain,
         model_id=model,
         image_size=image_size,
         layout=Layout(shards, replicas, write_consistency),
         prune=prune,
     )
-    report = run_load(path, settings, options, on_skip=SkipLines(sys.stderr.isatty()), notify=say)
+    # The page shows a load under way (its training's epochs) from this file (`encoder.live`).
+    progress_file = live.progress_path(state_path(settings.models_dir, collection))
+    with live.job(progress_file, "load", collection, phase=f"loading {path.name}"):
+        report = run_load(path, settings, options, on_skip=SkipLines(sys.stderr.isatty()), notify=say)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

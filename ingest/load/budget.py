@@ -41,18 +41,22 @@ class TrainingBudget:
     reason: str  # one line for the load's output
 
 
-def training_budget(most_s: float, spent_s: float, after_s: float) -> TrainingBudget:
-    """Seconds training may take, given what the load spent before it and will spend after it."""
-    left = LOAD_TARGET_S - spent_s - after_s
+def training_budget(
+    most_s: float, spent_s: float, after_s: float, target_s: float | None = None, job: str = "the load"
+) -> TrainingBudget:
+    """Seconds training may take, given what the job spent before it and will spend after it, for
+    the whole job to end within target_s (default LOAD_TARGET_S; a load's --minutes, `ingest train`'s)."""
+    target_s = LOAD_TARGET_S if target_s is None else target_s
+    left = target_s - spent_s - after_s
     seconds = max(MIN_TRAIN_SHARE * most_s, min(most_s, left))
     timing = f"{spent_s:.0f} s of reading before it, about {after_s:.0f} s of reading and embedding after it"
     if left >= most_s:
         reason = f"the whole budget ({timing})"
     elif seconds == left:
-        reason = f"what is left of the load's {LOAD_TARGET_S / 60:g} minutes ({timing})"
+        reason = f"what is left of {job}'s {target_s / 60:g} minutes ({timing})"
     else:
         minutes = (spent_s + seconds + after_s) / 60
-        reason = f"the least a model trains, so the load will take about {minutes:.0f} minutes ({timing})"
+        reason = f"the least a model trains, so {job} will take about {minutes:.0f} minutes ({timing})"
     return TrainingBudget(seconds, reason)
 
 

@@ -36,6 +36,7 @@ from ingest.store.space import check_room_for_load, check_writable
 class LoadOptions:
     collection: str = DEFAULT_COLLECTION
     epochs: int | None = None
+    minutes: float | None = None  # the load's time target; None: budget.LOAD_TARGET_S
     retrain: bool = False
     model_id: str | None = None  # fill a new collection with this already trained model
     image_size: int | None = None  # the model's input side; None: chosen from the photos' sizes
@@ -102,7 +103,9 @@ def load(
     check_writable(settings.home)  # the machine's faults, before anything is written
     check_room_for_load(settings.home, source.file_sizes(), trains=checkpoint is None)
     if checkpoint is None:  # the store is not held while training, so the page keeps working
-        request = TrainingRequest(options.collection, options.image_size, options.epochs, options.retrain)
+        request = TrainingRequest(
+            options.collection, options.image_size, options.epochs, options.retrain, options.minutes
+        )
         trained = train_model(source, settings.models_dir, request, skip, no_images, notify, options.show_progress)
         checkpoint = trained.path
     embedder = Embedder.from_file(checkpoint)

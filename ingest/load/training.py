@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from encoder import live
 from encoder.checkpoint import TransformSpec
 from encoder.fit import fit
 from encoder.model import ModelConfig
@@ -25,7 +26,7 @@ from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
 from encoder.transforms import AugmentConfig, fixed_transform
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode, picture_size
-from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
+from ingest.load.budget import LOAD_TARGET_S, embedding_seconds, reading_seconds, training_budget
 from ingest.load.reader import RawFile, Skipped, Source
 from ingest.load.records import DECODE_THREADS
 from ingest.progress import progress
@@ -42,6 +43,7 @@ SIDES = (32, 48, 64, 96, 128)
 PHOTO_SIDE = 48
 SIZE_SAMPLE = 1000  # photos whose size is read (headers only) to choose the side
 EXAMPLES = 8  # photos read again to time the load's reading (budget.reading_seconds)
+MIN_TRAIN_S = 30.0  # the least a load of a few minutes (--minutes) trains
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,12 @@ class TrainingRequest:
     image_size: int | None  # the input side (--image-size); None: chosen from the photos
     epochs: int | None  # exactly this many (--epochs); None: as many as fit the time budget
     retrain: bool  # --retrain: never resumes the state of a plain load's training
+    minutes: float | None = None  # --minutes: the load's time target (default: budget.LOAD_TARGET_S)
+
+
+def state_path(models_dir: Path, collection: str) -> Path:
+    """Where a load's training into `collection` keeps its state; its progress file is beside it."""
+    return models_dir / "training" / f"{collection}.pt"
 
 
 def train_model(
@@ -178,6 +186,8 @@ def train_model(
     crash, a killed process) saved its state under models/training/, and the same command resumes it."""
     image_size, epochs = request.image_size, request.epochs
     started = time.perf_counter()
+    state = state_path(models_dir, request.collection)
+    live.update(live.progress_path(state), phase="reading the photos to train on")
     if image_size is None:
         choice = choose_side(*sample_sizes(source, show_progress))
     else:
@@ -200,15 +210,19 @@ def train_model(
     elif train_cfg.time_budget_s is not None:
         after = embedding_seconds(model_cfg, images, info["images"])
         after += reading_seconds(examples, info["images"], embed_side)
-        budget = training_budget(train_cfg.time_budget_s, time.perf_counter() - started, after)
+        most, target = train_cfg.time_budget_s, None
+        if request.minutes is not None:  # the same margin for the rest of the load as by default
+            target = request.minutes * 60
+            most = max(MIN_TRAIN_S, target - (LOAD_TARGET_S - train_cfg.time_budget_s))
+        budget = training_budget(most, time.perf_counter() - started, after, target)
         train_cfg = replace(train_cfg, time_budget_s=budget.seconds)
         notify(f"training for {budget.seconds:.0f} s: {budget.reason}")
     del examples  # a phone photo's file is 5 MB: not held through training
     purpose = "retrain" if request.retrain else "load"
-    state = models_dir / "training" / f"{request.collection}.pt"
     resumable = Resumable(state, f"{info['fingerprint']}:{purpose}", notify)
     bars = progress if show_progress else None
     path = fit(images, models_dir, model_cfg, train_cfg, info, progress=bars, resumable=resumable)
+    live.update(live.progress_path(state), phase="embedding the photos")
     del images
     return_freed_heap()
     return TrainedModel(path, time.perf_counter() - started)

@@ -61,6 +61,14 @@ def sides(model: dict) -> str:
     return f"{embed}x{embed} px in" + (f" (trained on {train}x{train} crops)" if embed != train else "")
 
 
+def epochs_said(model: dict) -> str:
+    """'40 epochs', or '20 epochs (60 in all, continuing model <id>)' for a model `ingest train` made."""
+    said = f"{model['epochs_run']} epochs"
+    if model.get("parent_model_id"):
+        said += f" ({model['epochs_total']} in all, continuing model {model['parent_model_id']})"
+    return said
+
+
 def format_info(facts: dict) -> str:
     lines = [
         f"collection   {facts['collection']} -> {facts['physical_collection']} ({facts['store']})",
@@ -72,7 +80,7 @@ def format_info(facts: dict) -> str:
         data = model["trained_on"]
         lines.append(
             f"model        {facts['model_id']}: {sides(model)}, "
-            f"{model['latent_dim']}-d out; {model['epochs_run']} epochs on {data.get('trained_on', '?'):,} images "
+            f"{model['latent_dim']}-d out; {epochs_said(model)} on {data.get('trained_on', '?'):,} images "
             f"of {data.get('source', '?')} in {model['seconds']:.0f}s ({model['device']}), "
             f"best epoch {model['best_epoch']}"
         )
