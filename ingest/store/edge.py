@@ -9,6 +9,7 @@ cannot half-do. Layout of the store's folder:
     lock                  our flock (see `lock.py`); taken before any shard is opened
     manifest.json
     collections/<name>/   one Edge shard
+    catalog/              each collection's description and its points' payloads (`catalog.py`)
 
 The API is marked beta and pinned in pyproject.toml; tests/test_store_contract.py checks the
 behaviour this module relies on.
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as qe
 
+from ingest.store import space
 from ingest.store.base import (
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
@@ -36,11 +38,12 @@ from ingest.store.base import (
     Store,
     Where,
 )
+from ingest.store.catalog import Catalog
 from ingest.store.edge_indexing import SEGMENTS, BackgroundIndexing, optimizers_config
 from ingest.store.edge_types import edge_filter, engine_errors, payload_selector, to_record, to_scored
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import Manifest
-from ingest.store.space import POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
+from ingest.store.space import NEW_COLLECTION_BYTES, POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
 
 QUERY_CHUNK = 256
 # Edge builds an HNSW graph only when asked (`optimize`). Below this many points an exact
@@ -54,11 +57,13 @@ class EdgeStore(Store):
     def __init__(self, root: Path, wait_s: float = 0.0, on_wait: Callable[[], None] | None = None) -> None:
         self.root = root
         self.description = f"embedded store at {root}"
+        space.check_room_to_open(root)  # a full disk is one line here, not a SIGBUS in Edge
         (root / "collections").mkdir(parents=True, exist_ok=True)
         self._lock = DirectoryLock(root / "lock")
         self._lock.acquire(wait_s, on_wait)
         self._shards: dict[str, qe.EdgeShard] = {}
         self._indexing = BackgroundIndexing(root)
+        self.catalog = Catalog(root / "catalog")
         try:
             self._manifest = Manifest(root / "manifest.json", self.description)
         except BaseException:
@@ -69,7 +74,9 @@ class EdgeStore(Store):
     def _shard(self, name: str) -> qe.EdgeShard:
         if name not in self._shards:
             self._manifest.entry(name)
-            self._shards[name] = qe.EdgeShard.load(str(self._folder(name)))
+            folder = self._folder(name)
+            space.check_room_to_open(self.root, space.growth_on_open(folder))
+            self._shards[name] = qe.EdgeShard.load(str(folder))
         return self._shards[name]
 
     def _folder(self, name: str) -> Path:
@@ -86,7 +93,7 @@ class EdgeStore(Store):
     def create_collection(self, name: str, dim: int, metadata: dict, layout: Layout = Layout()) -> None:
         if name in self._manifest.collections:
             raise ValueError(f"collection {name!r} already exists")
-        ensure_room(self.root, 0)
+        ensure_room(self.root, NEW_COLLECTION_BYTES)  # its payload indexes' files, written at once
         folder = self._folder(name)
         if folder.exists():  # left by a create that a crash interrupted: never in the manifest
             shutil.rmtree(folder)
@@ -99,6 +106,7 @@ class EdgeStore(Store):
             shard.update(qe.UpdateOperation.create_field_index(field, schema))
         shard.flush()
         self._shards[name] = shard
+        self.catalog.write_description(name, dim, metadata, SEGMENTS)
         self._manifest.add(name, dim, metadata, SEGMENTS)
 
     @engine_errors
@@ -110,15 +118,19 @@ class EdgeStore(Store):
         if shard is not None:
             shard.close()
         shutil.rmtree(self._folder(name), ignore_errors=True)
+        self.catalog.drop(name)
 
     def set_alias(self, alias: str, collection: str) -> None:
         self._manifest.set_alias(alias, collection)
+        self.catalog.aliased(collection, alias)
 
     def metadata(self, name: str) -> dict:
         return dict(self._manifest.entry(name)["metadata"])
 
     def update_metadata(self, name: str, changes: dict) -> None:
         self._manifest.update_metadata(name, changes)
+        entry = self._manifest.entry(name)
+        self.catalog.write_description(name, entry["dim"], entry["metadata"], entry.get("segments"))
 
     def layout(self, name: str) -> Layout:
         self._manifest.entry(name)
@@ -136,6 +148,7 @@ class EdgeStore(Store):
         # One conversion of the whole batch: Edge takes lists faster than numpy rows.
         vectors = np.asarray([p.vector for p in points], dtype=np.float32).tolist()
         shard = self._shard(name)
+        self.catalog.upserted(name, {p.id: p.payload for p in points})  # first: see catalog.py
         shard.update(qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)]))
         if self._manifest.entry(name).get("segments"):  # an older shard merges its segments: no gain
             self._indexing.after_write(name, shard)
@@ -151,11 +164,16 @@ class EdgeStore(Store):
     @engine_errors
     def set_payload(self, name: str, ids: Sequence[str], payload: dict) -> None:
         ensure_room(self.root, POINT_BYTES * len(ids))
-        self._shard(name).update(qe.UpdateOperation.set_payload(list(ids), payload))
+        shard = self._shard(name)
+        self.catalog.payload_set(name, ids, payload)
+        shard.update(qe.UpdateOperation.set_payload(list(ids), payload))
 
     @engine_errors
     def delete(self, name: str, ids: Sequence[str]) -> None:
-        self._shard(name).update(qe.UpdateOperation.delete_points(list(ids)))
+        ensure_room(self.root, 0)  # a deletion is written too: the log, the segments' flags
+        shard = self._shard(name)
+        self.catalog.deleted(name, ids)
+        shard.update(qe.UpdateOperation.delete_points(list(ids)))
 
     @engine_errors
     def count(self, name: str, where: Where | None = None) -> int:
@@ -243,13 +261,8 @@ class EdgeStore(Store):
 
     @engine_errors
     def highest(self, name: str, key: str, limit: int) -> list[Record]:
-        records, _ = self._shard(name).scroll(
-            qe.ScrollRequest(
-                limit=limit,
-                order_by=qe.OrderBy(key, qe.Direction.Desc),
-                with_payload=True,
-            )
-        )
+        order = qe.OrderBy(key, qe.Direction.Desc)
+        records, _ = self._shard(name).scroll(qe.ScrollRequest(limit=limit, order_by=order, with_payload=True))
         return [to_record(p) for p in records]
 
     @engine_errors
@@ -266,7 +279,7 @@ class EdgeStore(Store):
         self._indexing.wait(name)
         if self.count(name) < INDEX_MIN_POINTS:
             return False
-        ensure_room(self.root, 2 * POINT_BYTES * self.count(name))  # optimizing rewrites the segments
+        ensure_room(self.root, space.index_build_bytes(self.count(name)))
         shard = self._shard(name)
         built = shard.optimize()
         shard.flush()
@@ -278,10 +291,11 @@ class EdgeStore(Store):
         the points: this makes reopening fast)."""
         for shard in self._shards.values():
             shard.flush()
+        self.catalog.sync()
 
     def disk_bytes(self) -> int:
         """Real size on disk: Edge preallocates sparse files, whose apparent size is far larger."""
-        return sum(p.stat().st_blocks * 512 for p in self.root.rglob("*") if p.is_file())
+        return space.allocated_bytes(self.root)
 
     def close(self) -> None:
         self._indexing.join_all()

@@ -1,0 +1,62 @@
+"""Damage told as one line: the file, what is wrong with it, and the command that recovers.
+
+Disks, sync tools and killed copies truncate and garble files. A damaged manifest, checkpoint or
+collection is a `Damaged` error (a `UserError`: the CLI prints the line and exits 2, the page
+shows it in a box), never a traceback; what is intact keeps working, since each collection and
+each model is opened only when used. `ingest check` lists every damage at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.errors import UserError
+
+if TYPE_CHECKING:
+    from encoder.embed import Embedder
+
+CHECK = "`ingest check` lists everything that is damaged"
+REPAIR = f"run `ingest repair` ({CHECK})"
+RESTORE = "restore the data directory from a backup (`ingest restore DIR`)"
+
+
+class Damaged(UserError):
+    """A file of the data directory that is not what it should be."""
+
+
+def short(detail: object, limit: int = 160) -> str:
+    text = " ".join(str(detail).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def damaged(path: Path | str, what: object, fix: str) -> Damaged:
+    return Damaged(f"{path} is damaged ({short(what)}): {fix}")
+
+
+def manifest_damaged(path: Path, what: object) -> Damaged:
+    return damaged(path, what, f"run `ingest repair` to rebuild it from the collections on disk ({CHECK})")
+
+
+def collection_damaged(folder: Path, what: object) -> Damaged:
+    return damaged(
+        folder, what, f"run `ingest repair` to rebuild the collection from its media copies and its model ({CHECK})"
+    )
+
+
+def checkpoint_damaged(path: Path, what: object) -> Damaged:
+    return damaged(path, what, f"{RESTORE}, or train a new model with `ingest load PATH --retrain`")
+
+
+def embedder_from(path: Path) -> Embedder:
+    """The model of a checkpoint file, or one line saying that the file is damaged."""
+    from encoder import checkpoint as ckpt
+    from encoder.embed import Embedder
+
+    try:
+        checkpoint = ckpt.load(path)
+    except ckpt.CheckpointError as exc:
+        raise checkpoint_damaged(path, str(exc).removeprefix(str(path)).lstrip(": ")) from None
+    except (KeyError, TypeError, AttributeError) as exc:  # readable, but not what a checkpoint holds
+        raise checkpoint_damaged(path, f"{type(exc).__name__}: {exc}") from None
+    return Embedder(checkpoint)
