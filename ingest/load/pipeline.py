@@ -99,7 +99,11 @@ def load(
         notify(f"note: {notice}")
     checkpoint, trained = existing_model(settings, options), None
     check_writable(settings.home)  # the machine's faults, before anything is written
-    check_room_for_load(settings.home, source.file_sizes(), trains=checkpoint is None)
+    physical = cols.physical_name(options.collection, checkpoint.parent.name) if checkpoint else None
+    new_collection = settings.embedded and (
+        physical is None or not (settings.store_dir / "collections" / physical).exists()
+    )
+    check_room_for_load(settings.home, source.file_sizes(), checkpoint is None, new_collection)
     if checkpoint is None:  # the store is not held while training, so the page keeps working
         request = TrainingRequest(options.collection, options.image_size, options.epochs, options.retrain)
         trained = train_model(source, settings.models_dir, request, skip, no_images, notify, options.show_progress)

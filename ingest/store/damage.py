@@ -22,7 +22,11 @@ RESTORE = "restore the data directory from a backup (`ingest restore DIR`)"
 
 
 class Damaged(UserError):
-    """A file of the data directory that is not what it should be."""
+    """A file of the data directory that is not what it should be: its path, what is wrong, the fix."""
+
+    def __init__(self, path: Path | str, what: object, fix: str) -> None:
+        self.path, self.what, self.fix = str(path), short(what), fix
+        super().__init__(f"{self.path} is damaged ({self.what}): {fix}")
 
 
 def short(detail: object, limit: int = 160) -> str:
@@ -30,22 +34,18 @@ def short(detail: object, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def damaged(path: Path | str, what: object, fix: str) -> Damaged:
-    return Damaged(f"{path} is damaged ({short(what)}): {fix}")
-
-
 def manifest_damaged(path: Path, what: object) -> Damaged:
-    return damaged(path, what, f"run `ingest repair` to rebuild it from the collections on disk ({CHECK})")
+    return Damaged(path, what, f"run `ingest repair` to rebuild it from the collections on disk ({CHECK})")
 
 
 def collection_damaged(folder: Path, what: object) -> Damaged:
-    return damaged(
+    return Damaged(
         folder, what, f"run `ingest repair` to rebuild the collection from its media copies and its model ({CHECK})"
     )
 
 
 def checkpoint_damaged(path: Path, what: object) -> Damaged:
-    return damaged(path, what, f"{RESTORE}, or train a new model with `ingest load PATH --retrain`")
+    return Damaged(path, what, f"{RESTORE}, or train a new model with `ingest load PATH --retrain`")
 
 
 def embedder_from(path: Path) -> Embedder:

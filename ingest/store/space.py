@@ -28,10 +28,20 @@ from ingest.errors import UserError
 
 RESERVE_BYTES = 16 * 2**20
 OPEN_RESERVE_BYTES = RESERVE_BYTES // 2  # below a writer's reserve: a load stopped by it leaves the store searchable
-POINT_BYTES = 6 * 1024  # a 256-d point with its payload: vector, payload, write-ahead log, index
+# The store's real footprint, measured by bench/store_footprint.py (docs/measurements.md, "The
+# store on disk"). A 256-d point with its payload and catalog entry took at most 4.2 kB on ext4
+# and 4.9 kB on a tmpfs while 100,000 were written (write-ahead log, graphs built beside the
+# writes), 2.1 to 3.4 kB once the store was closed: a load asks for 6 kB a point.
+POINT_BYTES = 6 * 1024
+# Building the search index at the end of a load took no more room than the writes had (421 MB
+# before, 214 MB after, at 100,000 points); it asks for a second copy of the vectors.
+INDEX_POINT_BYTES = 1024
+NEW_COLLECTION_BYTES = 16 * 2**20  # an empty collection: 0.1 MB on ext4, 9.1 MB on a tmpfs
+# On a tmpfs, a collection once opened: 93 MB at 1,000 points, 110 MB at 10,000, 305 MB at 100,000;
+# this much more than its load wrote (80 MB at 1,000 points, 48 MB at 100,000).
+OPENED_GROWTH_BYTES = 96 * 2**20
 MEDIA_MAX_BYTES = 160 * 1024  # the largest media copy of a photo over 512 px (a 512 px JPEG)
 MODEL_BYTES = 64 * 2**20  # a model's folder and its training state, generously
-NEW_COLLECTION_BYTES = 16 * 2**20  # an empty collection: its segment and payload indexes' files
 # File systems whose memory maps allocate on a read of a hole: their files live in memory.
 MAPS_ALLOCATE = {"tmpfs", "ramfs", "shmem"}
 # What Edge does not read whole when it opens a collection: its payloads (kept on disk) and its
@@ -125,7 +135,7 @@ def ensure_room(path: Path, needed: int) -> None:
 def index_build_bytes(points: int) -> int:
     """Room building a collection's search index needs while it runs: optimizing writes the new
     segments before it drops the old ones."""
-    return 2 * POINT_BYTES * points
+    return INDEX_POINT_BYTES * points
 
 
 def check_writable(home: Path) -> None:
@@ -140,16 +150,28 @@ def check_writable(home: Path) -> None:
         raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(parent))
 
 
-def check_room_for_load(home: Path, file_sizes: list[int], trains: bool) -> None:
+def check_room_for_load(home: Path, file_sizes: list[int], trains: bool, new_collection: bool) -> None:
     """Refuse, before anything is written, a load that clearly cannot fit: its media copies
-    (small files as they are, big ones as a 512 px JPEG at most), its points, a model when it
-    trains one, and the reserve."""
-    needed = sum(min(size, MEDIA_MAX_BYTES) for size in file_sizes) + POINT_BYTES * len(file_sizes)
-    needed += (MODEL_BYTES if trains else 0) + RESERVE_BYTES
+    (small files as they are, big ones as a 512 px JPEG at most, each rounded up to the file
+    system's block), its points, a model when it trains one, and the reserve; on a tmpfs also
+    what the store will take once opened again (`growth_on_open`)."""
+    block = block_bytes(home)
+    media = sum(-(-min(size, MEDIA_MAX_BYTES) // block) * block for size in file_sizes)
+    needed = media + POINT_BYTES * len(file_sizes) + (MODEL_BYTES if trains else 0) + RESERVE_BYTES
+    opened = ""
+    if maps_allocate(home):
+        collections = home / "qdrant-edge" / "collections"
+        grows = sum(growth_on_open(c) for c in collections.iterdir()) if collections.is_dir() else 0
+        grows += OPENED_GROWTH_BYTES if new_collection else 0
+        needed += grows
+        opened = (
+            f"; {grows / 2**20:,.0f} MB of it because the data directory is on a {file_system_type(home)}, where "
+            "the store takes the full size of its files in memory once opened"
+        )
     free = free_bytes(home)
     if free < needed:
         raise UserError(
             f"the disk holding {existing_parent(home)} has {free / 2**20:,.0f} MB free and this load needs about "
-            f"{needed / 2**20:,.0f} MB ({len(file_sizes):,} files): free some space, or set CBIR_HOME to a data "
-            "directory on a disk with room"
+            f"{needed / 2**20:,.0f} MB ({len(file_sizes):,} files{opened}): free some space, or set CBIR_HOME to a "
+            "data directory on a disk with room"
         )
