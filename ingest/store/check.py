@@ -125,10 +125,11 @@ def check_collection(root: Path, name: str, catalog: Catalog, report: Report) ->
         return {}
     found = probe(folder)
     if found.error:
-        report.add(
-            "collection", folder, found.error, "run `ingest repair` to rebuild it from its media copies and model"
-        )
-        return {}
+        fix = "run `ingest repair` to rebuild it from its media copies and model"
+        report.add("collection", folder, found.error, fix)
+        if not catalog.has_log(name):
+            return {}
+        return {pid: {k: p.get(k) for k in FIELDS} for pid, p in catalog.replay(name).payloads.items()}  # its copies
     report.collections[name] = found.count
     if not catalog.has_log(name):
         what = "has no catalog (made by an earlier version), so it could not be rebuilt if it were damaged"
