@@ -12,12 +12,13 @@ benchmark runs as root (`--tmpfs`).
     python bench/store_footprint.py [--points 1000 10000 100000] [--tmpfs]
 
 Vectors and payloads are bench/scale.py's: unit 256-d vectors around 600 cluster centres, and a
-payload with every field a load writes.
+payload with every field a load writes (with a real SHA-256).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -77,6 +78,12 @@ def mapped_apparent(collection: Path) -> tuple[int, int]:
     return apparent, allocated
 
 
+def photo(i: int, label: str) -> dict:
+    """bench/scale.py's payload with a real SHA-256 (as random as a photo's), which the catalog
+    cannot compress away as it would scale.py's counter."""
+    return {**payload(i, label), "sha256": hashlib.sha256(str(i).encode()).hexdigest()}
+
+
 def measure(folder: Path, n: int, on_tmpfs: bool) -> dict:
     vectors, labels = synthetic(n)
     ids = [str(uuid.UUID(int=i + 1)) for i in range(n)]
@@ -87,7 +94,7 @@ def measure(folder: Path, n: int, on_tmpfs: bool) -> dict:
         store.create_collection(name, DIM, {"model_id": "bench"})
         empty = space.allocated_bytes(folder)
         for i in range(0, n, BATCH):
-            store.upsert(name, [Point(ids[j], vectors[j], payload(j, labels[j])) for j in range(i, min(n, i + BATCH))])
+            store.upsert(name, [Point(ids[j], vectors[j], photo(j, labels[j])) for j in range(i, min(n, i + BATCH))])
         written = space.allocated_bytes(folder)
         write_s = time.perf_counter() - started
         built = store.build_index(name)

@@ -26,6 +26,7 @@ from ingest.progress import progress
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import Layout, Store, embedded_store_exists, open_store
 from ingest.store import collections as cols
+from ingest.store.damage import embedder_from
 from ingest.store.media import MediaStore, decode_picture
 from ingest.store.migrate import legacy_notice
 from ingest.store.space import check_room_for_load, check_writable
@@ -108,7 +109,7 @@ def load(
         request = TrainingRequest(options.collection, options.image_size, options.epochs, options.retrain)
         trained = train_model(source, settings.models_dir, request, skip, no_images, notify, options.show_progress)
         checkpoint = trained.path
-    embedder = Embedder.from_file(checkpoint)
+    embedder = embedder_from(checkpoint)  # a damaged checkpoint: one line
     media = MediaStore(settings.media_dir)
     waiting = "waiting for the embedded store, held by another process (the page?)"
     with open_store(settings, on_wait=lambda: notify(waiting)) as store:

@@ -176,7 +176,7 @@ def check_models(models: Path, report: Report) -> None:
         try:
             loaded = ckpt.load(path)
         except (ckpt.CheckpointError, KeyError, TypeError, AttributeError) as exc:
-            what = damage.short(str(exc).removeprefix(str(path)).lstrip(": "))
+            what = damage.checkpoint_problem(path, exc)
             report.add(
                 "checkpoint", path, what, f"{damage.RESTORE}, or train a new model with `ingest load PATH --retrain`"
             )

@@ -48,6 +48,13 @@ def checkpoint_damaged(path: Path, what: object) -> Damaged:
     return Damaged(path, what, f"{RESTORE}, or train a new model with `ingest load PATH --retrain`")
 
 
+def checkpoint_problem(path: Path, exc: Exception) -> str:
+    """What is wrong with a checkpoint, in a few words: `CheckpointError`'s text without the path,
+    and of torch's text only its first sentence."""
+    text = str(exc).removeprefix(str(path)).lstrip(": ").removeprefix("is ")
+    return text.split(". ")[0] if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"
+
+
 def embedder_from(path: Path) -> Embedder:
     """The model of a checkpoint file, or one line saying that the file is damaged."""
     from encoder import checkpoint as ckpt
@@ -55,8 +62,6 @@ def embedder_from(path: Path) -> Embedder:
 
     try:
         checkpoint = ckpt.load(path)
-    except ckpt.CheckpointError as exc:
-        raise checkpoint_damaged(path, str(exc).removeprefix(str(path)).lstrip(": ")) from None
-    except (KeyError, TypeError, AttributeError) as exc:  # readable, but not what a checkpoint holds
-        raise checkpoint_damaged(path, f"{type(exc).__name__}: {exc}") from None
+    except (ckpt.CheckpointError, KeyError, TypeError, AttributeError) as exc:  # the last: not what it holds
+        raise checkpoint_damaged(path, checkpoint_problem(path, exc)) from None
     return Embedder(checkpoint)

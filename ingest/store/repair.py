@@ -29,6 +29,7 @@ from ingest.progress import progress
 from ingest.settings import Settings
 from ingest.store import Point, open_store
 from ingest.store.catalog import Catalog
+from ingest.store.check import Report, check_models
 from ingest.store.damage import Damaged, embedder_from
 from ingest.store.edge import EdgeStore
 from ingest.store.lock import DirectoryLock
@@ -87,6 +88,9 @@ def repair(settings: Settings, show_progress: bool = True) -> Repaired:
         for name in store.collections():
             fix_collection(store, settings, name, result, show_progress)
         fix_media(store, settings, result)
+    models = Report()
+    check_models(settings.models_dir, models)  # a model is not rebuilt: it comes back from a backup
+    result.lost += [problem.line() for problem in models.problems]
     return result
 
 
