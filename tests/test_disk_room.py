@@ -70,7 +70,7 @@ def no_signal(result: subprocess.CompletedProcess) -> subprocess.CompletedProces
 def test_loads_fill_a_small_disk_until_refused_and_nothing_ever_ends_by_a_signal(
     kind, loaded_home, mini_images, tmp_path
 ):
-    zips = [tagged_photos(tmp_path / f"part{i}.zip", mini_images, f"part{i}") for i in range(6)]
+    zips = [tagged_photos(tmp_path / f"part{i}.zip", mini_images, f"part{i}") for i in range(8)]
     with file_system(kind, tmp_path / "disk", 200 if kind == "tmpfs" else 100) as disk:
         home = disk / "cbir-data"
         model_id = model_home(loaded_home, home)
@@ -82,8 +82,8 @@ def test_loads_fill_a_small_disk_until_refused_and_nothing_ever_ends_by_a_signal
                 refused = source
                 break
             loaded.append(json.loads(result.stdout)["indexed"] + json.loads(result.stdout)["already_present"])
-            if i == 0:  # after the first: leave room for a few more loads, not for six
-                filler = fill(disk, 40 * 2**20)
+            if i == 0:  # after the first: leave room for a few more loads, not for eight
+                filler = fill(disk, 28 * 2**20)
         assert refused is not None and len(loaded) >= 2, "the disk filled up too soon, or never"
         no_signal(run_cli(home, "check"))
         filler.unlink()  # room again: the refused load now completes, and every photo is there once

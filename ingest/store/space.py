@@ -12,9 +12,9 @@ write), so that a disk filled by something else gives one line, not a "Bus error
 On a tmpfs (and ramfs) memory is the disk, and reading a hole of a sparse file through a memory
 map allocates it. Edge reads its vectors and payload indexes whole when it opens a collection,
 so there a collection takes the full (apparent) size of those files once opened, not what a
-load wrote: on a 120 MB tmpfs, 6,000 points took 28 MB after their load and 92 MB once opened
-again. `growth_on_open` is that difference, and both the refusal to open and the load's
-estimate count it (docs/measurements.md, "The store on disk").
+load wrote: 6,000 points took 28 MB after their load and 92 MB once opened again.
+`growth_on_open` is that difference, and both the refusal to open and the load's estimate count
+it (docs/measurements.md, "The store on disk").
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ from ingest.errors import UserError
 RESERVE_BYTES = 16 * 2**20
 OPEN_RESERVE_BYTES = RESERVE_BYTES // 2  # below a writer's reserve: a load stopped by it leaves the store searchable
 # The store's real footprint, measured by bench/store_footprint.py (docs/measurements.md, "The
-# store on disk"). A 256-d point with its payload and catalog entry took at most 4.2 kB on ext4
-# and 4.9 kB on a tmpfs while 100,000 were written (write-ahead log, graphs built beside the
-# writes), 2.1 to 3.4 kB once the store was closed: a load asks for 6 kB a point.
+# store on disk"). A 256-d point with its payload and catalog entry took at most 4.5 kB on ext4
+# and 5.2 kB on a tmpfs while 100,000 were written (write-ahead log, graphs built beside the
+# writes), 2.3 to 3.6 kB once the store was closed: a load asks for 6 kB a point.
 POINT_BYTES = 6 * 1024
-# Building the search index at the end of a load took no more room than the writes had (421 MB
-# before, 214 MB after, at 100,000 points); it asks for a second copy of the vectors.
+# Building the search index at the end of a load took no more room than the writes had (447 MB
+# before, 230 MB after, at 100,000 points); it asks for a second copy of the vectors.
 INDEX_POINT_BYTES = 1024
 NEW_COLLECTION_BYTES = 16 * 2**20  # an empty collection: 0.1 MB on ext4, 9.1 MB on a tmpfs
-# On a tmpfs, a collection once opened: 93 MB at 1,000 points, 110 MB at 10,000, 305 MB at 100,000;
-# this much more than its load wrote (80 MB at 1,000 points, 48 MB at 100,000).
+# On a tmpfs, a collection once opened: 93 MB at 1,000 points, 112 MB at 10,000, 321 MB at
+# 100,000; that is 80, 69 and 48 MB more than its load wrote. A new collection asks for this much.
 OPENED_GROWTH_BYTES = 96 * 2**20
 MEDIA_MAX_BYTES = 160 * 1024  # the largest media copy of a photo over 512 px (a 512 px JPEG)
 MODEL_BYTES = 64 * 2**20  # a model's folder and its training state, generously
