@@ -79,8 +79,9 @@ def garble_manifest(home: Path) -> tuple[str, ...]:
 
 
 def delete_manifest(home: Path) -> tuple[str, ...]:
-    (home / "qdrant-edge" / "manifest.json").unlink()
-    return ("no collection 'animals'",)  # without its manifest the store looks empty: check names why
+    path = home / "qdrant-edge" / "manifest.json"
+    path.unlink()  # never an empty store: a load would then start the collection over
+    return (str(path), "missing", "ingest repair")
 
 
 @pytest.mark.parametrize("damage", [truncate_vectors, garble_manifest, delete_manifest])
@@ -296,3 +297,12 @@ def test_repair_says_what_it_could_not_recover(home_copy):
     assert repaired.returncode == 1
     assert str(folder) in repaired.stdout and "no catalog to rebuild it from" in repaired.stdout
     assert folder.exists()  # left as it was
+
+
+def test_a_collection_without_a_catalog_gets_one_from_repair(home_copy):
+    """As an earlier version left it: the collection is whole, but could not be rebuilt."""
+    shutil.rmtree(home_copy / "qdrant-edge" / "catalog")
+    assert [p["kind"] for p in checked(home_copy)["problems"]] == ["catalog"]
+    repaired = run_cli(home_copy, "repair", "--json")
+    assert repaired.returncode == 0 and list(json.loads(repaired.stdout)["catalogs_written"].values()) == [300]
+    assert checked(home_copy)["whole"]

@@ -43,6 +43,7 @@ class Problem:
 class Report:
     problems: list[Problem] = field(default_factory=list)
     unused_media: list[str] = field(default_factory=list)  # copies no point uses: room to free, not damage
+    partial: bool = False  # a collection could not be read: which copies are unused is not known
     collections: dict[str, int] = field(default_factory=dict)  # name -> points read
     models: int = 0
     media_files: int = 0
@@ -92,16 +93,17 @@ def check_embedded(root: Path, report: Report) -> dict[str, dict]:
     """The manifest, each collection against its catalog; every point's media fields."""
     from ingest.store.manifest import read
 
+    folders = (
+        {p.name for p in (root / "collections").iterdir() if p.is_dir()} if (root / "collections").is_dir() else set()
+    )
     manifest = None
     try:
         manifest = read(root / "manifest.json")
     except FileNotFoundError:
-        report.add("manifest", root / "manifest.json", "missing", damage.manifest_damaged(root, "").fix)
+        if folders:  # an empty store has none until its first collection
+            report.add("manifest", root / "manifest.json", "missing", damage.MANIFEST_FIX)
     except damage.Damaged as exc:
         report.add("manifest", exc.path, exc.what, exc.fix)
-    folders = (
-        {p.name for p in (root / "collections").iterdir() if p.is_dir()} if (root / "collections").is_dir() else set()
-    )
     listed = set(manifest["collections"]) if manifest else folders
     for name in sorted(folders - listed):
         report.add(
@@ -122,12 +124,14 @@ def check_collection(root: Path, name: str, catalog: Catalog, report: Report) ->
         space.check_room_to_open(root, grows)
     except space.NoRoom as exc:
         report.add("disk", folder, "no room to open it", str(exc))
+        report.partial = True
         return {}
     found = probe(folder)
     if found.error:
         fix = "run `ingest repair` to rebuild it from its media copies and model"
         report.add("collection", folder, found.error, fix)
         if not catalog.has_log(name):
+            report.partial = True
             return {}
         return {pid: {k: p.get(k) for k in FIELDS} for pid, p in catalog.replay(name).payloads.items()}  # its copies
     report.collections[name] = found.count
@@ -209,7 +213,8 @@ def verify_media(media: MediaStore, points: dict[str, dict], full: bool, sample:
     report.media_verified = min(len(files), len(files) if full else sample)
     for finding in findings:
         if finding.kind == "media-unused":
-            report.unused_media.append(str(finding.path))
+            if not report.partial:
+                report.unused_media.append(str(finding.path))
         else:
             report.add(finding.kind, finding.path, finding.what, finding.fix)
 
@@ -231,7 +236,7 @@ def format_report(report: Report, full: bool) -> str:
     by_kind: dict[str, list[Problem]] = {}
     for problem in report.problems:
         by_kind.setdefault(problem.kind, []).append(problem)
-    lines.append(f"{len(report.problems):,} problems:")
+    lines.append(f"{len(report.problems):,} problem{'' if len(report.problems) == 1 else 's'}:")
     for kind, found in by_kind.items():
         lines += [f"  {p.line()}" for p in found[:LISTED_PER_KIND]]
         if len(found) > LISTED_PER_KIND:

@@ -34,8 +34,11 @@ def short(detail: object, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MANIFEST_FIX = f"run `ingest repair` to rebuild it from the collections on disk ({CHECK})"
+
+
 def manifest_damaged(path: Path, what: object) -> Damaged:
-    return Damaged(path, what, f"run `ingest repair` to rebuild it from the collections on disk ({CHECK})")
+    return Damaged(path, what, MANIFEST_FIX)
 
 
 def collection_damaged(folder: Path, what: object) -> Damaged:

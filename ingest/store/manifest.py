@@ -57,6 +57,10 @@ def read(path: Path) -> dict:
 class Manifest:
     def __init__(self, path: Path, description: str) -> None:
         self.path, self.description = path, description
+        if not path.exists() and any(p.is_dir() for p in (path.parent / "collections").glob("*")):
+            # Collections without their manifest: never taken for an empty store, whose first
+            # load would then start a collection of the same name over an existing one.
+            raise manifest_damaged(path, "missing, while collections/ holds collections")
         data = read(path) if path.exists() else {"format": FORMAT, "collections": {}, "aliases": {}}
         # name -> {"dim", "metadata", "segments"}; "segments": the most the shard keeps, absent
         # in collections made before graphs were built while a load writes (`edge_indexing`)
