@@ -225,15 +225,14 @@ def test_a_backup_taken_while_a_load_runs_is_whole_and_holds_a_count_the_load_re
         stderr=subprocess.PIPE,
         text=True,
     )
-    media = home_copy / "media"
-    deadline = time.monotonic() + 120
-    while load.poll() is None and time.monotonic() < deadline:  # the load is writing: it holds the store
-        if sum(1 for _ in media.glob("*/*")) > 400:
-            break
+    media, writing = home_copy / "media", False
+    deadline = time.monotonic() + 600  # a busy host starts a process slowly
+    while load.poll() is None and time.monotonic() < deadline and not writing:
+        writing = sum(1 for _ in media.glob("*/*")) > 400  # copies before points: it holds the store
         time.sleep(0.1)
-    overlapped = load.poll() is None
-    backup = run_cli(home_copy, "backup", str(tmp_path / "backup"), "--json", CBIR_WAIT="300")
-    _, err = load.communicate(timeout=300)
+    overlapped = writing and load.poll() is None
+    backup = run_cli(home_copy, "backup", str(tmp_path / "backup"), "--json", CBIR_WAIT="600")
+    _, err = load.communicate(timeout=600)
     assert load.returncode == 0, err
     assert backup.returncode == 0, backup.stderr
     assert overlapped, "the load ended before the backup began: nothing was tested"
