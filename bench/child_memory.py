@@ -17,6 +17,9 @@ class PeakMemory:
 
     def __init__(self, pid: int, every_s: float = 0.05) -> None:
         self.pid, self.every_s, self.mb = pid, every_s, 0
+        # The largest RssAnon seen: the memory the child allocated, without the pages of the
+        # libraries it maps (the files of a CUDA build of torch alone are 550 MB resident).
+        self.anon_mb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="peak-memory", daemon=True)
 
@@ -30,15 +33,20 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.mb = max(self.mb, self._high_water_mb())
+            high_water, anon = self._status_mb()
+            self.mb, self.anon_mb = max(self.mb, high_water), max(self.anon_mb, anon)
             self._stop.wait(self.every_s)
 
-    def _high_water_mb(self) -> int:
+    def _status_mb(self) -> tuple[int, int]:
+        """(VmHWM, RssAnon) in MB; 0 for an exited child, not yet reaped, which has no address
+        space left."""
+        found = {"VmHWM:": 0, "RssAnon:": 0}
         try:
             with open(f"/proc/{self.pid}/status") as status:
                 for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) // 1024  # kB
+                    key = line.split(maxsplit=1)[0] if line.strip() else ""
+                    if key in found:
+                        found[key] = int(line.split()[1]) // 1024  # kB
         except OSError:  # gone, or not Linux
             pass
-        return 0  # an exited child, not yet reaped, has no address space left
+        return found["VmHWM:"], found["RssAnon:"]

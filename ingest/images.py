@@ -16,6 +16,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ingest import jpeg_scans
+
 pillow_heif.register_heif_opener()
 
 # What photos come as, cameras, phones and scanners (TIFF) included. Pillow reads more, but each
@@ -35,6 +37,17 @@ MAX_PIXELS = 50_000_000
 # format over MAX_PIXELS is refused before decoding (a 30 kB PNG can claim 100,000 x 100,000).
 MAX_CLAIMED_PIXELS = 16 * MAX_PIXELS
 MAX_BYTES = 64 * 1024 * 1024
+# The fixed transform scales a picture's shorter side to the model's side and keeps the centre
+# square. A picture longer than this many times its width is refused rather than cropped: that
+# square would be a twentieth of it, a strip or a banner rather than a photo of an animal; and
+# scaled whole it cost gigabytes (2,000,000 x 25 px: 3 GB). A phone's panorama is 4:1 to 10:1.
+MAX_ASPECT = 20
+# Fewer pixels than this on a side show no animal: a tracking pixel, an icon, a spacer.
+MIN_SIDE = 8
+# A JPEG in several scans (progressive) is held whole while it decodes, whatever the scale, and
+# each scan is a pass over it (`jpeg_scans`): such a JPEG may claim no more than any other format,
+# and no more scans than this (an encoder writes about 10).
+MAX_SCANS = 100
 ORIENTATION_TAG = 0x0112
 
 Image.MAX_IMAGE_PIXELS = MAX_CLAIMED_PIXELS
@@ -68,6 +81,8 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
             fmt = image.format or "unknown"
             if fmt not in SUPPORTED_FORMATS:
                 raise ImageRejected(f"unsupported image format {fmt}")
+            if problem := _shape_problem(image.size) or _scans_problem(data, image):
+                raise ImageRejected(problem)
             scale = _reduction(image.size, target_side, longer_side) if target_side else 1
             drafted = scale if fmt in JPEG_FORMATS else 1
             if (image.size[0] // drafted) * (image.size[1] // drafted) > MAX_PIXELS:
@@ -112,6 +127,37 @@ def is_video(data: bytes) -> bool:
         or (data[:4] == b"RIFF" and data[8:12] == b"AVI ")
         or data[:4] == b"\x1a\x45\xdf\xa3"
     )
+
+
+def _shape_problem(size: tuple[int, int]) -> str | None:
+    shorter, longer = min(size), max(size)
+    if shorter < MIN_SIDE:
+        return f"too small ({size[0]:,} x {size[1]:,} px; a photo has at least {MIN_SIDE} px a side)"
+    if longer > MAX_ASPECT * shorter:
+        return (
+            f"extreme shape ({size[0]:,} x {size[1]:,} px, {longer / shorter:,.0f} times as long as wide; "
+            f"at most {MAX_ASPECT})"
+        )
+    return None
+
+
+def _scans_problem(data: bytes, image: Image.Image) -> str | None:
+    """A progressive JPEG that claims more pixels than are decoded, or too many scans. The
+    markers are read only for a progressive JPEG or a big one (one in a single scan, the
+    camera's kind, is decoded a band at a time)."""
+    size = image.size
+    claimed = size[0] * size[1]
+    if image.format not in JPEG_FORMATS or (claimed <= MAX_PIXELS and not image.info.get("progressive")):
+        return None
+    count = jpeg_scans.scans(data, MAX_SCANS)
+    if count > MAX_SCANS:
+        return f"a JPEG in more than {MAX_SCANS} scans (each scan is a pass over the whole picture)"
+    if count > 1 and claimed > MAX_PIXELS:
+        return (
+            f"a progressive JPEG of {size[0]:,} x {size[1]:,} px, decoded whole whatever the scale "
+            f"(at most {MAX_PIXELS:,} pixels)"
+        )
+    return None
 
 
 def _reduction(size: tuple[int, int], shorter_side: int, longer_side: int) -> int:

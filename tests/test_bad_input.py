@@ -55,7 +55,7 @@ def test_a_zip_with_bad_entries_indexes_exactly_its_good_images(home_copy, tmp_p
     facts = json.loads(run_cli(home_copy, "info", "--json").stdout)
     with store_at(home_copy) as store:
         points = list(store.points(facts["physical_collection"]))
-    by_path = {p.payload["path"]: p.payload for p in points if p.payload["source"] == "mixed.zip"}
+    by_path = {p.payload["path"]: p.payload for p in points if p.payload["source"] == str(archive.resolve())}
     assert set(by_path) == set(good)
     assert (by_path["modes/rotated.jpg"]["width"], by_path["modes/rotated.jpg"]["height"]) == (20, 40)
     assert by_path["modes/png-named.jpg"]["format"] == "PNG"

@@ -112,12 +112,13 @@ def test_load_with_prune_forgets_deleted_files_and_follows_moved_ones(home_copy,
         pid: (p["source"], p["path"], p["label"], p.get("copies", []))
         for pid, p in stored.items()  # `copies` is absent on a point never seen twice
     }
+    album_name, other_name = str(album.resolve()), str(other.resolve())  # a source is known by its full path
     assert places == {
-        point_id(sha(b)): ("album", "cat/b.png", "cat", []),  # its copy's file is gone
-        point_id(sha(c)): ("other", "x/c.png", "x", []),  # still in the other source
-        point_id(sha(d)): ("album", "cat/d.png", "cat", []),  # moved: a new path, a new label
-        point_id(sha(f)): ("album", "bird/g.png", "bird", []),  # its copy became the photo
-        point_id(sha(new)): ("album", "new/n.png", "new", []),
+        point_id(sha(b)): (album_name, "cat/b.png", "cat", []),  # its copy's file is gone
+        point_id(sha(c)): (other_name, "x/c.png", "x", []),  # still in the other source
+        point_id(sha(d)): (album_name, "cat/d.png", "cat", []),  # moved: a new path, a new label
+        point_id(sha(f)): (album_name, "bird/g.png", "bird", []),  # its copy became the photo
+        point_id(sha(new)): (album_name, "new/n.png", "new", []),
     }
     assert not media_has(home_copy, a) and not media_has(home_copy, e)
     assert all(media_has(home_copy, data) for data in (b, c, d, f, new))

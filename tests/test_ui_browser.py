@@ -3,13 +3,16 @@ directory filled from the mini sample; Playwright uploads photos as a person wou
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +21,11 @@ import pytest
 from ingest import store
 from ingest.settings import Settings
 
-from conftest import ROOT, cli_env
+from conftest import ROOT, cli_env, run_cli
+from images_for_tests import photo
+
+sys.path.insert(0, str(ROOT / "bench"))
+from hostile_corpus import thin_png  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -220,3 +227,68 @@ def test_more_and_less_like_this_in_a_real_browser(app_url, browser_page, artifa
     page.get_by_role("button", name="Clear").click()
     expect(page.get_by_text("Upload a photo in the sidebar")).to_be_visible(timeout=30_000)
     expect(page.locator(RESULT_IMAGES)).to_have_count(0)
+
+
+@pytest.fixture
+def counted_host() -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that records every request: a host a file's name points at."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+
+
+def test_names_are_text_and_no_request_leaves_for_a_host_they_name(
+    app_url, browser_page, home_copy, counted_host, tmp_path, artifacts_dir
+):
+    host, hits = counted_host
+    label = f"**bold** :cat: $x^2$ <img src=http:{host}>"  # a folder's name: no '/' in it
+    named = f"names/![pixel](http://{host}/pixel.png) [link](http://{host}/link).png"
+    archive = tmp_path / "names.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for seed, name in ((41, f"{label}/photo.png"), (42, named)):
+            photo(seed, (96, 72)).save(tmp_path / f"{seed}.png")
+            zf.writestr(name, (tmp_path / f"{seed}.png").read_bytes())  # the name as it is ('//' too)
+    assert run_cli(home_copy, "load", str(archive)).returncode == 0  # the page sees it at its next run
+    page = browser_page
+    page.goto(app_url)
+    upload(page, tmp_path / "42.png")
+    expect(page.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
+    wait_for_the_rerun(page)
+    page.wait_for_timeout(1000)
+    assert hits == [] and page.locator(f"a[href*='{host}'], img[src*='{host}']").count() == 0
+    captions = page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
+    assert named in [c.replace("\u200b", "") for c in captions]  # its path, as it is (no link)
+    upload(page, tmp_path / "41.png")
+    shown = label.replace(":cat:", ":\u200bcat:")  # a zero-width space keeps the shortcode from an emoji
+    expect(page.locator(RESULT_CAPTIONS).first).to_have_text(f"#1 · 1.000 · {shown}", timeout=60_000)
+    page.screenshot(path=str(artifacts_dir / "ui-names-as-text.png"))
+    assert hits == []
+
+
+def test_the_thin_png_upload_is_one_line_while_another_viewer_searches(app_url, browser_page, tmp_path):
+    thin = tmp_path / "thin.png"
+    thin.write_bytes(thin_png())
+    page = browser_page
+    page.goto(app_url)
+    upload(page, thin)
+    expect(page.get_by_text("thin.png cannot be used as a query: extreme shape")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(1)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    other = page.context.browser.new_page()  # another viewer of the same page
+    other.goto(app_url)
+    other.get_by_role("button", name="Random image from the collection").click()
+    expect(other.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)

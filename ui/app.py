@@ -19,6 +19,7 @@ from ingest.store import StoreBusy
 from ingest.store import collections as cols
 from ingest.store.media import MediaStore
 from ui import browse_view, duplicates_view, model_view, notices, query, resources, search_view, sidebar
+from ui.untrusted import plain
 
 st.set_page_config(page_title="Animal image search", layout="wide")
 # Streamlit leaves 6rem above the page for a header this page does not have: on a laptop
@@ -30,6 +31,7 @@ access = resources.access_for(settings)
 media = MediaStore(settings.media_dir)
 wanted = st.session_state.get(sidebar.COLLECTION) or os.environ.get("CBIR_COLLECTION") or DEFAULT_COLLECTION
 names: list[str] = []  # known once the store answers: a damaged collection leaves the others to open
+upload_problem = query.decode_upload()  # before the store's lock: a picture's decoding waits for no one
 
 try:
     with access.session() as store:
@@ -49,7 +51,7 @@ try:
             on_change="rerun",
         )
         outcome = page = facts = duplicates = None
-        rejected: str | None = None
+        rejected = upload_problem
         if search_tab.open:
             wanted_query = query.current_query(index)
             try:
@@ -83,7 +85,7 @@ draw_started = time.perf_counter()
 if search_tab.open:
     with search_tab:
         if rejected:
-            st.error(rejected)
+            st.error(plain(rejected))
         if outcome is None:
             search_view.prompt()
         else:

@@ -11,6 +11,7 @@ from ingest.query.search import Hit, Index
 from ingest.store.media import MediaStore
 from ui import pictures, query
 from ui.sidebar import ALL_LABELS
+from ui.untrusted import plain
 
 PAGE_SIZE = 24
 COLUMNS = 8
@@ -71,7 +72,7 @@ def show(page: Page, media: MediaStore) -> None:
                 with column:
                     st.image(
                         pictures.sized(image, pictures.BROWSE_SIDE),
-                        caption=f"{hit.label or '-'} · {hit.path.rsplit('/', 1)[-1]}",
+                        caption=f"{plain(hit.label or '-')} · {plain(hit.path.rsplit('/', 1)[-1])}",
                     )
                     st.button(
                         "Search",
@@ -79,7 +80,7 @@ def show(page: Page, media: MediaStore) -> None:
                         on_click=query.pick_point,
                         args=(hit.id,),
                         width="stretch",
-                        help=hit.path,
+                        help=plain(hit.path),
                     )
     previous_col, where_col, next_col = st.columns([1, 2, 1])
     previous_col.button("← Previous", key="browse-previous", on_click=_previous, disabled=page.number == 1)

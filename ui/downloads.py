@@ -11,6 +11,7 @@ from PIL import Image
 
 from encoder.plots import image_grid
 from ingest.query.search import Hit
+from ui.untrusted import cell
 
 RESULT_COLUMNS = ["rank", "score", "label", "path", "source"]
 
@@ -20,7 +21,8 @@ def results_csv(hits: list[Hit]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(RESULT_COLUMNS)
     for rank, hit in enumerate(hits, 1):
-        writer.writerow([rank, f"{hit.score:.6f}", hit.label or "", hit.path, hit.payload.get("source", "")])
+        names = [hit.label or "", hit.path, hit.payload.get("source", "")]
+        writer.writerow([rank, f"{hit.score:.6f}", *map(cell, names)])
     return buffer.getvalue()
 
 

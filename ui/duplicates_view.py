@@ -17,6 +17,7 @@ from ingest.store import Store
 from ingest.store.collections import CollectionState
 from ingest.store.media import MediaStore
 from ui import pictures
+from ui.untrusted import cell, code, plain
 
 THRESHOLD = "dup_threshold"  # session-state keys
 RULE = "dup_rule"
@@ -80,7 +81,7 @@ def as_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, FILE_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue()
 
 
@@ -166,7 +167,7 @@ def _group(number: int, group: dict, default: str, media: MediaStore) -> int:
             keep = st.radio(
                 "File to keep",
                 range(len(members)),
-                format_func=lambda i: f"{members[i]['source']}:{members[i]['path']}",
+                format_func=lambda i: plain(f"{members[i]['source']}:{members[i]['path']}"),
                 key=f"dup-pick-{key}",
             )
         else:
@@ -184,5 +185,6 @@ def _group(number: int, group: dict, default: str, media: MediaStore) -> int:
                         caption=f"{'keep' if i == keep else 'may delete'} · {m['score']:.4f}",
                     )
                     same = " · exact copy" if m["same_bytes_as"] else ""
-                    st.caption(f"{_size(m)}{same}  \n`{m['source']}:{m['path']}`")
+                    place = code(f"{m['source']}:{m['path']}")
+                    st.caption(f"{_size(m)}{same}  \n{place}")
     return keep

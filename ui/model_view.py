@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from ingest.query.report import sides
+from ui.untrusted import plain
 
 
 def show(facts: dict) -> None:
@@ -49,7 +50,7 @@ def _training(model: dict, pictures: dict) -> None:
     st.subheader("Training")
     st.caption(
         f"{sides(model)}, {model['latent_dim']}-d embedding out · trained on "
-        f"{data.get('trained_on', '?'):,} images of {data.get('source', '?')} in {model['seconds']:.0f} s "
+        f"{data.get('trained_on', '?'):,} images of {plain(data.get('source', '?'))} in {model['seconds']:.0f} s "
         f"({model['device']})"
         + (f" · best validation loss {model['best_val_loss']:.4f}" if model.get("best_val_loss") is not None else "")
         + (f"  \nInput side {data['input_side']}" if data.get("input_side") else "")

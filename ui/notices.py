@@ -10,6 +10,7 @@ import streamlit as st
 
 from ingest.settings import Settings
 from ui.sidebar import COLLECTION
+from ui.untrusted import plain
 
 EMPTY_RECHECK_S = 5.0
 BUSY_RECHECK_S = 2.0
@@ -59,7 +60,7 @@ def store_busy(settings: Settings) -> None:
 
 def problem(settings: Settings, message: str, collection: str = "", other_collections: list[str] | None = None) -> None:
     st.title("Animal image search")
-    st.error(message)
+    st.error(plain(message))
     where = settings.qdrant_url or settings.describe_store()
     st.caption(f"Store: {where}. The page tries again every {PROBLEM_RECHECK_S:.0f} s.")
     if other_collections:  # a damaged collection: the others still open

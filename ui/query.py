@@ -159,6 +159,21 @@ def upload_limit_bytes() -> int:
     return int(st.get_option("server.maxUploadSize")) * 2**20
 
 
+def decode_upload() -> str | None:
+    """Decodes the upload the query holds, if any, before the page takes the store: decoding a
+    picture holds no lock that every other session waits on. An upload that cannot be used leaves
+    the query (the uploader keeps it, and no rerun decodes it again); returns why, in one line."""
+    current = st.session_state.get(QUERY)
+    for example in (*current.positives, *current.negatives) if current else ():
+        if example.upload_id is not None:
+            try:
+                _uploaded_image(example.upload_id)
+            except UploadRejected as exc:
+                st.session_state[QUERY] = current.without(example)
+                return str(exc)
+    return None
+
+
 def _uploaded_image(upload_id: str) -> tuple[str, Image.Image]:
     """The current upload, decoded once per file (not per interaction)."""
     uploaded = st.session_state.get(UPLOAD)

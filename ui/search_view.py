@@ -14,6 +14,7 @@ from encoder.embed import Embedder
 from ingest.store.media import MediaStore
 from ui import downloads, pictures, query
 from ui.query import Controls, Outcome
+from ui.untrusted import code, plain
 
 COLUMNS = 6
 COLUMNS_WITH_RECONSTRUCTIONS = 4
@@ -39,7 +40,7 @@ def show(outcome: Outcome, controls: Controls, embedder: Embedder, media: MediaS
     else:
         _examples_panel(outcome, media)
     for note in outcome.notes:
-        st.caption(note)
+        st.caption(plain(note))
     if not outcome.hits:
         st.warning("No result: lower the minimum score, or choose another label.")
         return
@@ -63,10 +64,10 @@ def _query_panel(
         picture_col.image(picture, caption="query" + (" · reconstruction" if show_reconstructions else ""))
         with text_col:
             st.subheader("Query")
-            st.markdown(f"`{outcome.title}`")
+            st.markdown(code(outcome.title))
             point = outcome.query_point
             if point is not None:
-                st.caption(f"label **{point.label or '-'}** · from {point.payload.get('source', '?')}")
+                st.caption(f"label **{plain(point.label or '-')}** · from {plain(point.payload.get('source', '?'))}")
             if show_reconstructions and image is not None:
                 error = point.payload.get("recon_error") if point is not None else None
                 if error is None:
@@ -93,7 +94,7 @@ def _examples_panel(outcome: Outcome, media: MediaStore) -> None:
                 with column:
                     st.image(
                         pictures.sized(picture, pictures.EXAMPLE_SIDE),
-                        caption=f"{'more like' if shown.positive else 'less like'} · {label or '-'}",
+                        caption=f"{'more like' if shown.positive else 'less like'} · {plain(label or '-')}",
                     )
                     st.button(
                         "Remove",
@@ -105,7 +106,7 @@ def _examples_panel(outcome: Outcome, media: MediaStore) -> None:
                         disabled=shown.positive and sum(s.positive for s in outcome.examples) == 1,
                     )
         how = "Qdrant's recommendation query"
-        st.caption(f"{outcome.title} · {len(outcome.hits)} results in {outcome.search_ms:.0f} ms ({how})")
+        st.caption(f"{plain(outcome.title)} · {len(outcome.hits)} results in {outcome.search_ms:.0f} ms ({how})")
 
 
 def _grid(outcome: Outcome, images: list[Image.Image | None], recons: list[Image.Image | None]) -> None:
@@ -123,8 +124,8 @@ def _grid(outcome: Outcome, images: list[Image.Image | None], recons: list[Image
                 if recons:
                     picture = pictures.side_by_side(picture, pictures.sized(recons[rank], side))
                 with column:
-                    st.image(picture, caption=f"#{rank + 1} · {hit.score:.3f} · {hit.label or '-'}")
-                    detail = hit.path
+                    st.image(picture, caption=f"#{rank + 1} · {hit.score:.3f} · {plain(hit.label or '-')}")
+                    detail = plain(hit.path)
                     error = hit.payload.get("recon_error")
                     if recons and isinstance(error, float) and not math.isnan(error):
                         detail += f" · recon. error {error:.4f}"

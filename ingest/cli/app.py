@@ -49,6 +49,12 @@ def store_for(settings: Settings) -> Iterator[Store]:
         yield store
 
 
+def printable(name: str) -> str:
+    """A name from a zip or a folder as one line of plain text: a newline in it would make two
+    lines of one, and an escape sequence would be run by the terminal (a title, a link, colours)."""
+    return "".join(c if c.isprintable() or c == " " else f"\\u{ord(c):04x}" for c in name)
+
+
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     say(f"warning: {message}")
 

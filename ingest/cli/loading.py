@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ingest.cli.app import CollectionOpt, JsonOpt, app, say, user_errors
+from ingest.cli.app import CollectionOpt, JsonOpt, app, printable, say, user_errors
 from ingest.errors import UserError
 from ingest.settings import DEFAULT_COLLECTION, Settings
 
@@ -32,7 +32,7 @@ class SkipLines:
     def __call__(self, skipped: Skipped) -> None:
         self.told += 1
         if self.limit is None or self.told <= self.limit:
-            say(f"skipped {skipped.path}: {skipped.reason}")
+            say(f"skipped {printable(skipped.path)}: {skipped.reason}")
         elif self.told == self.limit + 1:
             say("more skipped files are counted, not listed, here: `2> load.log` or --json lists every one")
 
@@ -119,7 +119,7 @@ def load(
         media = f"; {synced.media_deleted:,} unused media copies deleted" if synced.media_deleted else ""
         typer.echo(
             f"  sync             added {synced.added:,}, moved {synced.moved:,}, removed {synced.removed:,}{copies} "
-            f"(files gone from {path.name}{media})"
+            f"(files gone from {path.resolve().name}{media})"
         )
     indexing = f" (of which {report.index_seconds:.1f}s building the search index)" if report.index_seconds else ""
     typer.echo(f"  time             {report.seconds:.1f}s{indexing}")

@@ -43,6 +43,7 @@ def migrate(
     store into this one, or (--to URL) from the embedded store to a Qdrant server or cluster."""
     from ingest.store import Layout
     from ingest.store.client import ClientStore
+    from ingest.store.media_users import note_server
     from ingest.store.migrate import copy_collections, legacy_store, mark_migrated
 
     settings = Settings.from_env()
@@ -61,6 +62,7 @@ def migrate(
         mark_migrated(settings, migration)
     else:
         server = Settings(settings.home, to, settings.qdrant_api_key, settings.timeout_s)
+        note_server(server)  # its points will use this data directory's media
         layout = Layout(shards, replicas, write_consistency)
         with store_for(embedded) as source, store_for(server) as target:
             migration = copy_collections(
@@ -101,7 +103,8 @@ PLACES_LISTED = 20
 @user_errors
 def remove(
     source: Annotated[
-        str | None, typer.Option("--source", help="Every photo of this zip or folder (a name from `ingest sources`).")
+        str | None,
+        typer.Option("--source", help="Every photo of this zip or folder: its path, or a name from `ingest sources`."),
     ] = None,
     path: Annotated[
         str | None,
@@ -116,23 +119,27 @@ def remove(
     """Take photos out of a collection (and their media copies, when no other point uses them).
     Your files are never touched; a photo also found at a place that stays keeps that place."""
     from ingest.load.sync import apply, matching, plan
+    from ingest.query.sources import resolve_source
     from ingest.store.media import MediaStore
 
     if source is None and path is None:
         raise UserError("say what to remove: --source NAME (see `ingest sources`), --path GLOB, or both")
     what = " and ".join(f"{name} {value!r}" for name, value in (("--source", source), ("--path", path)) if value)
     settings = Settings.from_env()
-    gone = matching(source, path)
     media = MediaStore(settings.media_dir)
     with store_for(settings) as store:
-        physical = cols.require(store, collection).physical
+        state = cols.require(store, collection)
+        if source is not None:  # a path, or a base name, names the source as the points do
+            source = resolve_source(store, state, source)
+        gone = matching(source, path)
+        physical = state.physical
         changes = plan(store, physical, gone)
         if not changes:
             raise UserError(f"no photo of collection {collection!r} matches {what}: `ingest sources` lists the sources")
         for line in _removal_lines(changes):
             say(line)
         if yes:
-            done = apply(store, physical, changes, media)
+            done = apply(store, physical, changes, media, settings)
     if not yes:
         if not sys.stdin.isatty():
             raise UserError("nothing removed: there is no terminal to confirm on; add --yes to remove without asking")
@@ -140,7 +147,7 @@ def remove(
         with store_for(settings) as store:  # not held while the question waits: the page keeps working
             physical = cols.require(store, collection).physical
             changes = plan(store, physical, gone)  # what is there now, should a load have run meanwhile
-            done = apply(store, physical, changes, media)
+            done = apply(store, physical, changes, media, settings)
     if as_json:
         gone_places = [d.place for d in changes.deleted]
         moved = [{"from": old, "to": new} for old, new in changes.moved]
@@ -151,6 +158,8 @@ def remove(
             )
         )
         return
+    if done.media_kept_because:
+        say(f"note: every media copy was kept: {done.media_kept_because}")
     copies = f", {done.dropped_copies:,} copies forgotten" if done.dropped_copies else ""
     typer.echo(
         f"removed {done.removed:,} photos from {collection!r}, moved {done.moved:,} to a place that stays{copies}; "

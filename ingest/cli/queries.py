@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ingest.cli.app import CollectionOpt, JsonOpt, app, say, store_for, user_errors
+from ingest.cli.app import CollectionOpt, JsonOpt, app, printable, say, store_for, user_errors
 from ingest.errors import UserError
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import collections as cols
@@ -70,7 +70,8 @@ def search(
         typer.echo(json.dumps([h.to_json() for h in hits], indent=2))
         return
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank:>3}  {hit.score:.4f}  {hit.label or '-':<12} {hit.payload.get('source', '')}:{hit.path}")
+        place = printable(f"{hit.payload.get('source', '')}:{hit.path}")
+        typer.echo(f"{rank:>3}  {hit.score:.4f}  {printable(hit.label or '-'):<12} {place}")
     if out:
         say(f"montage written to {out}")
 
@@ -94,12 +95,15 @@ def _is_point_id(given: str) -> bool:
 
 def _read_image(given: str) -> tuple[Image.Image, str]:
     """A query file: its picture, and the SHA-256 of its bytes (its point id, when stored)."""
-    from ingest.images import ImageRejected
+    from ingest.images import MAX_BYTES, ImageRejected
     from ingest.store.media import decode_picture
 
     path = Path(given)
     try:
-        data = path.read_bytes()
+        if not path.is_file():  # nor a folder, a named pipe (reading one waits forever) or a device
+            raise FileNotFoundError(path)
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)  # the bytes decode() takes at most, whatever the file says
         return decode_picture(data).image, hashlib.sha256(data).hexdigest()
     except (FileNotFoundError, IsADirectoryError):
         raise UserError(f"{path} is not a file: give the path of an image, or the id of a stored photo") from None

@@ -28,6 +28,7 @@ from ingest.store import Layout, Store, embedded_store_exists, open_store
 from ingest.store import collections as cols
 from ingest.store.damage import embedder_from
 from ingest.store.media import MediaStore, decode_picture
+from ingest.store.media_users import note_server
 from ingest.store.migrate import legacy_notice
 from ingest.store.space import check_room_for_load, check_writable
 
@@ -111,6 +112,7 @@ def load(
         checkpoint = trained.path
     embedder = embedder_from(checkpoint)  # a damaged checkpoint: one line
     media = MediaStore(settings.media_dir)
+    note_server(settings)  # a server's points use this data directory's media too (`media_users`)
     waiting = "waiting for the embedded store, held by another process (the page?)"
     with open_store(settings, on_wait=lambda: notify(waiting)) as store:
         old, physical = prepare(store, options, embedder)
@@ -143,7 +145,9 @@ def load(
             store, options.collection, physical, old, report.carried, notify, options.show_progress
         )
         if options.prune:
-            report.synced = prune(store, physical, source, media, report.indexed, options.show_progress)
+            report.synced = prune(store, physical, source, media, settings, report.indexed, options.show_progress)
+            if report.synced.media_kept_because:
+                notify(f"note: every media copy was kept: {report.synced.media_kept_because}")
     report.seconds = time.perf_counter() - started
     return report
 

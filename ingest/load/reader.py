@@ -1,7 +1,9 @@
 """Reading files out of a zip or a folder, one at a time, without extracting anything.
 
 Yields `RawFile` for each candidate image and `Skipped` (with a reason) for each entry that
-cannot be one: unsafe paths, links, encrypted or damaged entries, videos, oversized files.
+cannot be one: unsafe paths, links, encrypted or damaged entries, videos, oversized files, what
+a zip may not cost (`zip_limits`), and in a folder anything that is not a plain file (a named
+pipe would block the load forever).
 Whether the bytes are an image is decided later, by `ingest.images`; a video is told by its
 first bytes here, so that a phone library's videos are not read whole (nor hashed) for nothing.
 """
@@ -19,6 +21,7 @@ from typing import BinaryIO
 
 from ingest.errors import UserError
 from ingest.images import MAX_BYTES, is_video
+from ingest.load import zip_limits
 
 VIDEO = "a video, not a photo"
 HEAD_BYTES = 16  # enough for `is_video`
@@ -63,17 +66,21 @@ def is_os_clutter(path: str) -> bool:
 
 
 class Source:
-    """A zip or a folder of images, checked when opened so that a wrong path fails at once."""
+    """A zip or a folder of images, checked when opened so that a wrong path fails at once.
+
+    `name` is its full path, symbolic links resolved: what the points' `source` says, so that
+    two folders both called DCIM are two sources, and `ingest load .` names the folder."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.name = path.name
         if not path.exists():
             raise UserError(f"{path} does not exist: give the path of a .zip of images or of a folder")
+        self.name = str(path.resolve())
         if path.is_dir():
             self.kind = "folder"
         elif zipfile.is_zipfile(path):
             self.kind = "zip"
+            zip_limits.check_archive(path)  # before zipfile reads the whole directory
             try:
                 with zipfile.ZipFile(path) as zf:
                     members = [i for i in zf.infolist() if not i.is_dir()]
@@ -81,6 +88,7 @@ class Source:
                 raise UserError(f"{path} is a damaged zip ({exc}): re-create the archive") from None
             if not members:
                 raise UserError(f"{path} is an empty zip: add image files to it")
+            zip_limits.check_total(path, members)
         else:
             raise UserError(f"{path} is not a zip archive: give a .zip of images or a folder")
 
@@ -148,15 +156,42 @@ class Source:
                 seen += 1
                 if (seen - 1) % every:
                     continue
-                if full.is_symlink():
-                    yield Skipped(rel, "symbolic link")
-                    continue
                 try:
-                    with open(full, "rb") as f:
-                        entry = _read_entry(rel, f, os.fstat(f.fileno()).st_size)
+                    opened = _open_plain_file(full)
+                    if isinstance(opened, str):
+                        entry = Skipped(rel, opened)
+                    else:
+                        with opened as f:
+                            entry = _read_entry(rel, f, os.fstat(f.fileno()).st_size)
                 except OSError as exc:
                     entry = Skipped(rel, f"unreadable ({exc.strerror or exc})")
                 yield entry
+
+
+# Opened without waiting (a named pipe's open blocks until someone writes to it) and without
+# following a link; what was opened is then checked, so a file swapped in meanwhile is seen too.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_NOT_PLAIN = {
+    stat.S_IFIFO: "a named pipe (FIFO), not a file",
+    stat.S_IFSOCK: "a socket, not a file",
+    stat.S_IFCHR: "a device, not a file",
+    stat.S_IFBLK: "a device, not a file",
+}
+
+
+def _open_plain_file(full: Path) -> BinaryIO | str:
+    """The file open for reading, or why it is not read: a link, a pipe, a socket, a device."""
+    mode = os.lstat(full).st_mode
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if not stat.S_ISREG(mode):  # a socket cannot even be opened
+        return _NOT_PLAIN.get(stat.S_IFMT(mode), "not a plain file")
+    fd = os.open(full, _OPEN_FLAGS)
+    mode = os.fstat(fd).st_mode  # what was opened: the name may have been given to another since
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        return _NOT_PLAIN.get(stat.S_IFMT(mode), "not a plain file")
+    return os.fdopen(fd, "rb")
 
 
 def _read_entry(path: str, f: BinaryIO, declared_size: int) -> RawFile | Skipped:
@@ -182,4 +217,4 @@ def _zip_entry_problem(info: zipfile.ZipInfo) -> str | None:
         return "symbolic link"
     if info.flag_bits & 0x1:
         return "encrypted"
-    return None
+    return zip_limits.entry_problem(info)

@@ -111,8 +111,15 @@ def read_records(
                 yield record
 
 
-def _decoded(data: bytes, decode: Callable[[bytes], DecodedImage]) -> tuple[DecodedImage, str]:
-    return decode(data), hashlib.sha256(data).hexdigest()
+def _decoded(data: bytes, decode: Callable[[bytes], DecodedImage]) -> tuple[DecodedImage, str] | str:
+    """The picture and the SHA-256 of its bytes, or why the bytes are not a picture. Returned, not
+    raised: a Future that keeps an exception keeps its traceback, whose frames hold the file's
+    bytes and the Future itself, a cycle only the garbage collector frees; a load of a zip of
+    rejected files held gigabytes of them that way."""
+    try:
+        return decode(data), hashlib.sha256(data).hexdigest()
+    except ImageRejected as exc:
+        return str(exc)
 
 
 def _record(
@@ -126,11 +133,11 @@ def _record(
     if isinstance(entry, Skipped):
         on_skip(entry)
         return None
-    try:
-        decoded, sha256 = decoding.result() if decoding else _decoded(entry.data, decode)
-    except ImageRejected as exc:
-        on_skip(Skipped(entry.path, str(exc)))
+    outcome = decoding.result() if decoding else _decoded(entry.data, decode)
+    if isinstance(outcome, str):
+        on_skip(Skipped(entry.path, outcome))
         return None
+    decoded, sha256 = outcome
     return ImageRecord(
         path=entry.path,
         source=source,

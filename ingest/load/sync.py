@@ -4,8 +4,8 @@ A point is one picture (its bytes) found at one or more places: its `source` and
 and the other places in `copies`. Both commands take places away, the same way: a point
 that still has a place moves there (a photo moved inside a folder, or still present in
 another source, stays searchable), a point with none left is deleted, and a media copy
-that no point of any collection uses any more is deleted after it. The user's files are
-only ever read.
+that no point of any collection of any store of the data directory uses any more is deleted
+after it (`store.media_users`). The user's files are only ever read.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingest.load.reader import RawFile, Source, label_of
-from ingest.load.records import point_id
 from ingest.progress import progress
+from ingest.settings import Settings
 from ingest.store import Store
 from ingest.store.media import MediaStore
+from ingest.store.media_users import unused_media
 
 PLACE_KEYS = ["source", "path", "copies", "sha256"]
 RETRIEVE_CHUNK = 1000
@@ -57,6 +58,7 @@ class Applied:
     removed: int = 0
     dropped_copies: int = 0
     media_deleted: int = 0
+    media_kept_because: str | None = None  # every copy kept: a store of the data directory could not be asked
 
     def to_json(self, removal: bool = False) -> dict:
         return {
@@ -65,6 +67,7 @@ class Applied:
             "removed": self.removed,
             "copies_dropped": self.dropped_copies,
             "media_deleted": self.media_deleted,
+            "media_kept_because": self.media_kept_because,
         }
 
 
@@ -101,33 +104,21 @@ def _order(place: dict) -> tuple[str, str]:
     return place.get("source") or "", place.get("path") or ""
 
 
-def apply(store: Store, collection: str, changes: Changes, media: MediaStore) -> Applied:
+def apply(store: Store, collection: str, changes: Changes, media: MediaStore, settings: Settings) -> Applied:
     """Points first, media copies last: an interruption never leaves a point without its picture."""
     for pid, fields in changes.updates.items():
         store.set_payload(collection, [pid], fields)
     ids = [d.id for d in changes.deleted]
     for start in range(0, len(ids), RETRIEVE_CHUNK):
         store.delete(collection, ids[start : start + RETRIEVE_CHUNK])
-    deleted_media = 0
-    for sha in unused_media(store, [d.sha256 for d in changes.deleted if d.sha256]):
-        deleted_media += media.delete(sha)
+    unused = unused_media(store, settings, [d.sha256 for d in changes.deleted if d.sha256])
     return Applied(
         moved=len(changes.moved),
         removed=len(changes.deleted),
         dropped_copies=len(changes.dropped_copies),
-        media_deleted=deleted_media,
+        media_deleted=sum(media.delete(sha) for sha in unused.shas),
+        media_kept_because=unused.kept_because,
     )
-
-
-def unused_media(store: Store, shas: list[str]) -> list[str]:
-    """The hashes that no point of any collection in the store has: a point's id is the
-    UUIDv5 of its hash, in every collection (and after a --retrain or a migration)."""
-    by_id = {point_id(sha): sha for sha in shas}
-    ids, used = list(by_id), set()
-    for name in store.collections():
-        for start in range(0, len(ids), RETRIEVE_CHUNK):
-            used |= {r.id for r in store.retrieve(name, ids[start : start + RETRIEVE_CHUNK], payload=False)}
-    return [sha for pid, sha in by_id.items() if pid not in used]
 
 
 def source_entries(source: Source, show_progress: bool = False) -> dict[str, str | None]:
@@ -143,7 +134,13 @@ def source_entries(source: Source, show_progress: bool = False) -> dict[str, str
 
 
 def prune(
-    store: Store, collection: str, source: Source, media: MediaStore, added: int, show_progress: bool = False
+    store: Store,
+    collection: str,
+    source: Source,
+    media: MediaStore,
+    settings: Settings,
+    added: int,
+    show_progress: bool = False,
 ) -> Applied:
     """After a load: take away the places of this source whose file is gone or now holds
     other bytes. Places in other sources are not checked (their files may be elsewhere)."""
@@ -155,7 +152,7 @@ def prune(
         found = entries.get(place.get("path") or "", "")
         return found is not None and found != sha
 
-    applied = apply(store, collection, plan(store, collection, gone), media)
+    applied = apply(store, collection, plan(store, collection, gone), media, settings)
     applied.added = added
     return applied
 

@@ -115,11 +115,11 @@ def training_images(
 
     def place(path: str, data: bytes, pixels: Future) -> None:
         nonlocal kept
-        try:
-            sample[kept] = pixels.result()
-        except ImageRejected as exc:
-            on_skip(Skipped(path, str(exc)))
+        outcome = pixels.result()
+        if isinstance(outcome, str):
+            on_skip(Skipped(path, outcome))
             return
+        sample[kept] = outcome
         kept += 1
         if examples is not None and len(examples) < EXAMPLES:
             examples.append(data)
@@ -146,9 +146,13 @@ def training_images(
     return sample[:kept], info
 
 
-def _pixels(data: bytes, spec: TransformSpec) -> torch.Tensor:
-    """A file through the fixed transform; a big JPEG decoded at a reduced scale that covers it."""
-    return fixed_transform(decode(data, target_side=spec.image_size).image, spec)
+def _pixels(data: bytes, spec: TransformSpec) -> torch.Tensor | str:
+    """A file through the fixed transform (a big JPEG decoded at a reduced scale that covers it),
+    or why not: returned, not raised, as `records._decoded` says why."""
+    try:
+        return fixed_transform(decode(data, target_side=spec.image_size).image, spec)
+    except ImageRejected as exc:
+        return str(exc)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,14 @@ time overlaps the next batch's decoding and embedding instead of adding to it.
 All store calls of a load happen on this one thread, in submission order, so a batch sees
 every earlier batch's points: a photo met twice is stored once, and the second place it was
 found is recorded in the point's `copies`.
+
+Earlier versions named a source by its base name (`DCIM`), now by its full path: a place
+written that way is renamed when a load meets the same file at the same path again.
 """
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,6 +26,7 @@ class WriteCounts:
     indexed: int = 0  # new points
     present: int = 0  # already in the collection (same bytes)
     copies: list[tuple[str, str]] = field(default_factory=list)  # (path, path of the stored original)
+    renamed: int = 0  # places that named this source by its base name, now by its full path
 
 
 class StoreWriter:
@@ -54,23 +59,48 @@ class StoreWriter:
         }
         written_at = now()
         new: dict[str, Point] = {}
+        renamed: dict[str, list[str]] = {}  # full path of a source -> points named by its base name
         for record, vector, error in zip(records, vectors, recon_errors):
             if record.id in new:  # a second copy within this batch: its point is not written yet
                 self._note_copy(record, new[record.id].payload, persisted=False)
             elif record.id in stored:
-                self._note_copy(record, stored[record.id], persisted=True)
+                payload = stored[record.id]
+                if _old_name_of(record, payload):
+                    payload["source"] = record.source
+                    renamed.setdefault(record.source, []).append(record.id)
+                self._note_copy(record, payload, persisted=True)
             else:
                 new[record.id] = Point(record.id, vector, record.payload(self.model_id, error, written_at))
         self.store.upsert(self.collection, list(new.values()))
         self.counts.indexed += len(new)
+        for source, ids in renamed.items():
+            self.store.set_payload(self.collection, ids, {"source": source})
+            self.counts.renamed += len(ids)
 
     def _note_copy(self, record: ImageRecord, payload: dict, persisted: bool) -> None:
         self.counts.present += 1
         if record.place == {"source": payload.get("source"), "path": payload.get("path")}:
             return  # the same file loaded again
         copies = payload.setdefault("copies", [])
-        if record.place not in copies:
+        named_before = [i for i, place in enumerate(copies) if _old_name_of(record, place)]
+        if named_before:  # this copy, named by its source's base name
+            copies[named_before[0]] = record.place
+            if persisted:
+                self.store.set_payload(self.collection, [record.id], {"copies": copies})
+        elif record.place not in copies:
             copies.append(record.place)
             if persisted:
                 self.store.set_payload(self.collection, [record.id], {"copies": copies})
             self.counts.copies.append((record.path, payload.get("path", "?")))
+
+
+def _old_name_of(record: ImageRecord, place: dict) -> bool:
+    """Whether a place is this record's file, written by an earlier version: its source's base
+    name instead of its full path, and the same path inside it."""
+    source = place.get("source") or ""
+    return (
+        place.get("path") == record.path
+        and not os.path.isabs(source)
+        and os.path.isabs(record.source)
+        and source == os.path.basename(record.source)
+    )

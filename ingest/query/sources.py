@@ -1,9 +1,14 @@
 """`ingest sources`: what a collection was filled from. A source is a zip or folder, named
-as it was loaded; its photos are the points found there first, its copies the files of it
-whose bytes were already stored from another place."""
+by its full path (by its base name when an earlier version loaded it and no load has met its
+files since); its photos are the points found there first, its copies the files of it whose
+bytes were already stored from another place."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from ingest.errors import UserError
 from ingest.store import Store
 from ingest.store.collections import CollectionState
 
@@ -53,3 +58,20 @@ def format_sources(result: dict) -> str:
             f"{r['last_load'] or '-':<25} {len(names)}: {labels}"
         )
     return "\n".join(lines)
+
+
+def resolve_source(store: Store, state: CollectionState, given: str) -> str:
+    """The source a user means by `given`: a source's name as `ingest sources` lists it, a path
+    to it (relative to here), or the base name of exactly one source."""
+    names = {row["source"] for row in list_sources(store, state)["sources"]}
+    if given in names:
+        return given
+    full = str(Path(given).expanduser().resolve())
+    if full in names:
+        return full
+    alike = sorted(name for name in names if os.path.basename(name) == given)
+    if len(alike) == 1:
+        return alike[0]
+    if alike:
+        raise UserError(f"{len(alike)} sources are called {given}: give the full path of one ({', '.join(alike)})")
+    return given  # matches nothing: the caller says so

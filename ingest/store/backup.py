@@ -33,6 +33,7 @@ from ingest.store import space
 from ingest.store.catalog import Catalog
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import read, write_json_atomically
+from ingest.store.media_users import SERVERS
 
 FORMAT = "cbir-backup/1"
 MARKER = "backup.json"
@@ -150,6 +151,10 @@ def copy_files(settings: Settings, dest: Path, copied: Copied) -> None:
     for folder in (settings.models_dir, settings.media_dir):
         if folder.is_dir():
             copy_tree(folder, dest / folder.relative_to(settings.home), copied)
+    servers = settings.home / SERVERS  # the servers whose points use these media copies
+    if servers.is_file():
+        copied.bytes += copy_sparse(servers, dest / SERVERS)
+        copied.files += 1
 
 
 def marker(settings: Settings, copied: Copied) -> dict:

@@ -23,6 +23,8 @@ from ingest.store import damage, space
 from ingest.store.catalog import Catalog
 from ingest.store.media import MediaStore, is_sha256
 from ingest.store.media_check import MediaFinding, media_files, verify_copies
+from ingest.store.media_users import known_servers
+from ingest.store.migrate import legacy_store
 from ingest.store.probe import FIELDS, probe
 
 LISTED_PER_KIND = 20  # in the text report; --json lists all
@@ -43,7 +45,7 @@ class Problem:
 class Report:
     problems: list[Problem] = field(default_factory=list)
     unused_media: list[str] = field(default_factory=list)  # copies no point uses: room to free, not damage
-    partial: bool = False  # a collection could not be read: which copies are unused is not known
+    partial: bool = False  # a collection or another store was not read: which copies are unused is not known
     collections: dict[str, int] = field(default_factory=dict)  # name -> points read
     models: int = 0
     media_files: int = 0
@@ -83,6 +85,8 @@ def check(settings: Settings, full: bool = False, sample: int = 200) -> Report:
                 lock.release()
     else:
         points = check_server(settings, report)
+    if known_servers(settings.home) or (settings.embedded and legacy_store(settings)):
+        report.partial = True  # another store may use a copy this one does not (`media_users`)
     check_models(settings.models_dir, report)
     check_points_media(MediaStore(settings.media_dir), points, report)
     verify_media(MediaStore(settings.media_dir), points, full, sample, report)
