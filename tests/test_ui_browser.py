@@ -296,6 +296,8 @@ def test_the_thin_png_upload_is_one_line_while_another_viewer_searches(app_url, 
     other.goto(app_url)
     other.get_by_role("button", name="Random image from the collection").click()
     expect(other.locator(RESULT_IMAGES)).to_have_count(K, timeout=60_000)
+
+
 def test_keep_training_from_the_model_tab_then_stop_it(app_url, browser_page, home_copy, artifacts_dir):
     page = browser_page
     page.goto(app_url)

@@ -31,6 +31,7 @@ settings = Settings.from_env()
 access = resources.access_for(settings)
 media = MediaStore(settings.media_dir)
 wanted = st.session_state.get(sidebar.COLLECTION) or os.environ.get("CBIR_COLLECTION") or DEFAULT_COLLECTION
+names: list[str] = []  # known once the store answers: a damaged collection leaves the others to open
 upload_problem = query.decode_upload()  # before the store's lock: a picture's decoding waits for no one
 
 try:
@@ -73,8 +74,8 @@ try:
 except StoreBusy:
     notices.store_busy(settings)
     st.stop()
-except UserError as exc:
-    notices.problem(settings, str(exc))
+except UserError as exc:  # a mistake, or a damaged file (named, with the command that recovers)
+    notices.problem(settings, str(exc), wanted, [n for n in names if n != wanted])
     st.stop()
 except OSError as exc:  # the machine's fault: a read-only or foreign-owned data directory, a full disk
     notices.problem(settings, filesystem_problem(exc))

@@ -68,9 +68,11 @@ def store_busy(settings: Settings) -> None:
     _recheck_every(BUSY_RECHECK_S)
 
 
-def problem(settings: Settings, message: str) -> None:
+def problem(settings: Settings, message: str, collection: str = "", other_collections: list[str] | None = None) -> None:
     st.title("Animal image search")
     st.error(plain(message))
     where = settings.qdrant_url or settings.describe_store()
     st.caption(f"Store: {where}. The page tries again every {PROBLEM_RECHECK_S:.0f} s.")
+    if other_collections:  # a damaged collection: the others still open
+        st.selectbox("Open another collection", [collection, *other_collections], key=COLLECTION)
     _recheck_every(PROBLEM_RECHECK_S)

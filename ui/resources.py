@@ -25,6 +25,7 @@ from ingest.query.search import Index
 from ingest.settings import Settings
 from ingest.store import Store, connect, embedded_store_exists
 from ingest.store import collections as cols
+from ingest.store.damage import embedder_from
 from ingest.store.errors import translate_errors
 
 # One query embeds one small image: splitting that over threads only adds waiting. Measured
@@ -87,7 +88,7 @@ def configure_torch() -> None:
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")
 def _embedder(checkpoint: str, model_id: str) -> Embedder:
     configure_torch()
-    return Embedder.from_file(Path(checkpoint))
+    return embedder_from(Path(checkpoint))  # a damaged checkpoint: one line in a box
 
 
 def open_index(store: Store, settings: Settings, state: cols.CollectionState) -> Index:

@@ -20,7 +20,7 @@ from ingest.load.records import ImageRecord
 from ingest.load.writer import StoreWriter
 from ingest.progress import progress
 from ingest.store import Store
-from ingest.store.media import MediaStore
+from ingest.store.media import MediaStore, NotASha256
 
 # Batches are embedded side by side, each on its share of the cores: this model's small
 # convolutions scale better across batches than within one (12,000 photos on 2 cores: 475
@@ -112,7 +112,7 @@ def stored_records(
             bar.advance()
             try:
                 yield ImageRecord.from_payload(point.payload, media.open(point.payload["sha256"]))
-            except (FileNotFoundError, ImageRejected, KeyError) as exc:
+            except (FileNotFoundError, ImageRejected, KeyError, NotASha256) as exc:
                 on_skip(
                     Skipped(point.payload.get("path", point.id), f"kept in the old collection: no stored copy ({exc})")
                 )

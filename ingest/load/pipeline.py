@@ -26,6 +26,7 @@ from ingest.progress import progress
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import Layout, Store, embedded_store_exists, open_store
 from ingest.store import collections as cols
+from ingest.store.damage import embedder_from
 from ingest.store.media import MediaStore, decode_picture
 from ingest.store.media_users import note_server
 from ingest.store.migrate import legacy_notice
@@ -101,14 +102,18 @@ def load(
         notify(f"note: {notice}")
     checkpoint, trained = existing_model(settings, options), None
     check_writable(settings.home)  # the machine's faults, before anything is written
-    check_room_for_load(settings.home, source.file_sizes(), trains=checkpoint is None)
+    physical = cols.physical_name(options.collection, checkpoint.parent.name) if checkpoint else None
+    new_collection = settings.embedded and (
+        physical is None or not (settings.store_dir / "collections" / physical).exists()
+    )
+    check_room_for_load(settings.home, source.file_sizes(), checkpoint is None, new_collection)
     if checkpoint is None:  # the store is not held while training, so the page keeps working
         request = TrainingRequest(
             options.collection, options.image_size, options.epochs, options.retrain, options.minutes
         )
         trained = train_model(source, settings.models_dir, request, skip, no_images, notify, options.show_progress)
         checkpoint = trained.path
-    embedder = Embedder.from_file(checkpoint)
+    embedder = embedder_from(checkpoint)  # a damaged checkpoint: one line
     media = MediaStore(settings.media_dir)
     note_server(settings)  # a server's points use this data directory's media too (`media_users`)
     waiting = "waiting for the embedded store, held by another process (the page?)"

@@ -6,6 +6,7 @@ from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from ingest.settings import Settings
 from ingest.store import Store
 from ingest.store import collections as cols
+from ingest.store.damage import checkpoint_damaged, checkpoint_problem
 
 
 def collection_info(store: Store, settings: Settings, collection: str) -> dict:
@@ -27,7 +28,9 @@ def collection_info(store: Store, settings: Settings, collection: str) -> dict:
         checkpoint = ckpt.load(folder / CHECKPOINT_NAME)
     except (FileNotFoundError, ckpt.CheckpointError) as exc:
         facts["model"] = None
-        facts["model_problem"] = str(exc)
+        damaged = isinstance(exc, ckpt.CheckpointError)
+        path = folder / CHECKPOINT_NAME
+        facts["model_problem"] = str(checkpoint_damaged(path, checkpoint_problem(path, exc)) if damaged else exc)
         return facts
     facts["model"] = {
         "checkpoint": str(folder / CHECKPOINT_NAME),

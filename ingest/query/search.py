@@ -17,6 +17,7 @@ from ingest.errors import UserError
 from ingest.settings import Settings
 from ingest.store import Record, Scored, Store, Where
 from ingest.store import collections as cols
+from ingest.store.damage import embedder_from
 
 # A point picked without a query vector (a random pick, a browsed page) has no score.
 NO_SCORE = float("nan")
@@ -64,7 +65,7 @@ class Index:
     @classmethod
     def open(cls, store: Store, settings: Settings, collection: str) -> Index:
         state = cols.require(store, collection)
-        return cls(store, state, Embedder.from_file(cols.checkpoint_path(settings, state)))
+        return cls(store, state, embedder_from(cols.checkpoint_path(settings, state)))
 
     @property
     def physical(self) -> str:

@@ -19,7 +19,9 @@ __all__ = ["Layout", "Point", "Record", "Scored", "Store", "StoreBusy", "Where",
 
 
 def embedded_store_exists(settings: Settings) -> bool:
-    return (settings.store_dir / "manifest.json").exists()
+    """A manifest, or collections that lost theirs (opening the store then says it is damaged)."""
+    store = settings.store_dir
+    return (store / "manifest.json").exists() or any(p.is_dir() for p in (store / "collections").glob("*"))
 
 
 def connect(settings: Settings, wait_s: float | None = None, on_wait: Callable[[], None] | None = None) -> Store:

@@ -9,6 +9,7 @@ cannot half-do. Layout of the store's folder:
     lock                  our flock (see `lock.py`); taken before any shard is opened
     manifest.json
     collections/<name>/   one Edge shard
+    catalog/              each collection's description and its points' payloads (`catalog.py`)
 
 The API is marked beta and pinned in pyproject.toml; tests/test_store_contract.py checks the
 behaviour this module relies on.
@@ -24,41 +25,42 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as qe
 
+from ingest.store import space
 from ingest.store.base import (
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
-    SCROLL_PAGE,
     TEXT_FIELDS,
     Layout,
     Point,
-    Record,
-    Scored,
     Store,
-    Where,
 )
+from ingest.store.catalog import Catalog
 from ingest.store.edge_indexing import SEGMENTS, BackgroundIndexing, optimizers_config
-from ingest.store.edge_types import edge_filter, engine_errors, payload_selector, to_record, to_scored
+from ingest.store.edge_reads import EdgeReads
+from ingest.store.edge_types import engine_errors
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import Manifest
-from ingest.store.space import POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
+from ingest.store.space import NEW_COLLECTION_BYTES, POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
 
-QUERY_CHUNK = 256
 # Edge builds an HNSW graph only when asked (`optimize`). Below this many points an exact
 # search is already fast (about 4 ms at 60,000 on 2 cores), and building costs seconds.
 INDEX_MIN_POINTS = 50_000
 
 
-class EdgeStore(Store):
+class EdgeStore(EdgeReads, Store):
     embedded = True
 
     def __init__(self, root: Path, wait_s: float = 0.0, on_wait: Callable[[], None] | None = None) -> None:
         self.root = root
         self.description = f"embedded store at {root}"
+        space.check_room_to_open(root)  # a full disk is one line here, not a SIGBUS in Edge
         (root / "collections").mkdir(parents=True, exist_ok=True)
         self._lock = DirectoryLock(root / "lock")
         self._lock.acquire(wait_s, on_wait)
         self._shards: dict[str, qe.EdgeShard] = {}
         self._indexing = BackgroundIndexing(root)
+        self.catalog = Catalog(root / "catalog")
+        self._maps_allocate = space.maps_allocate(root)  # a tmpfs: see space.py
         try:
             self._manifest = Manifest(root / "manifest.json", self.description)
         except BaseException:
@@ -69,7 +71,9 @@ class EdgeStore(Store):
     def _shard(self, name: str) -> qe.EdgeShard:
         if name not in self._shards:
             self._manifest.entry(name)
-            self._shards[name] = qe.EdgeShard.load(str(self._folder(name)))
+            folder = self._folder(name)
+            space.check_room_to_open(self.root, space.growth_on_open(folder))
+            self._shards[name] = qe.EdgeShard.load(str(folder))
         return self._shards[name]
 
     def _folder(self, name: str) -> Path:
@@ -86,10 +90,30 @@ class EdgeStore(Store):
     def create_collection(self, name: str, dim: int, metadata: dict, layout: Layout = Layout()) -> None:
         if name in self._manifest.collections:
             raise ValueError(f"collection {name!r} already exists")
-        ensure_room(self.root, 0)
         folder = self._folder(name)
         if folder.exists():  # left by a create that a crash interrupted: never in the manifest
             shutil.rmtree(folder)
+        self._shards[name] = self._new_shard(name, dim)
+        self.catalog.write_description(name, dim, metadata, SEGMENTS)
+        self._manifest.add(name, dim, metadata, SEGMENTS)
+
+    def recreate(self, name: str, aside: Path | None) -> None:
+        """Start a damaged collection again, empty, under its name, dimension, metadata, aliases
+        and catalog (`ingest repair` fills it); its folder is moved to `aside` first (None: it is
+        gone already)."""
+        shard, entry = self._shards.pop(name, None), self._manifest.entry(name)
+        with contextlib.suppress(Exception):  # Edge may fail to close what it failed to read
+            shard.close()
+        if aside is not None:
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            self._folder(name).rename(aside)
+        self._shards[name] = self._new_shard(name, entry["dim"])
+        self._manifest.add(name, entry["dim"], entry["metadata"], SEGMENTS)  # made as a new one is
+
+    @engine_errors
+    def _new_shard(self, name: str, dim: int) -> qe.EdgeShard:
+        ensure_room(self.root, NEW_COLLECTION_BYTES)  # its payload indexes' files, written at once
+        folder = self._folder(name)
         vectors = qe.EdgeVectorParams(dim, qe.Distance.Cosine)
         shard = qe.EdgeShard.create(str(folder), qe.EdgeConfig(vectors=vectors, optimizers=optimizers_config()))
         indexes = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
@@ -98,8 +122,7 @@ class EdgeStore(Store):
         for field, schema in indexes:
             shard.update(qe.UpdateOperation.create_field_index(field, schema))
         shard.flush()
-        self._shards[name] = shard
-        self._manifest.add(name, dim, metadata, SEGMENTS)
+        return shard
 
     @engine_errors
     def delete_collection(self, name: str) -> None:
@@ -110,15 +133,19 @@ class EdgeStore(Store):
         if shard is not None:
             shard.close()
         shutil.rmtree(self._folder(name), ignore_errors=True)
+        self.catalog.drop(name)
 
     def set_alias(self, alias: str, collection: str) -> None:
         self._manifest.set_alias(alias, collection)
+        self.catalog.aliased(collection, alias)
 
     def metadata(self, name: str) -> dict:
         return dict(self._manifest.entry(name)["metadata"])
 
     def update_metadata(self, name: str, changes: dict) -> None:
         self._manifest.update_metadata(name, changes)
+        entry = self._manifest.entry(name)
+        self.catalog.write_description(name, entry["dim"], entry["metadata"], entry.get("segments"))
 
     def layout(self, name: str) -> Layout:
         self._manifest.entry(name)
@@ -127,137 +154,35 @@ class EdgeStore(Store):
     def dimension(self, name: str) -> int:
         return self._manifest.entry(name)["dim"]
 
-    # Points.
+    # Writing points (reading them: `edge_reads.py`).
     @engine_errors
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         if not points:
             return
-        ensure_room(self.root, POINT_BYTES * len(points))  # see space.py: never let Edge meet a full disk
+        # See space.py: never let Edge meet a full disk, now or when the collection is opened again.
+        grows = space.growth_on_open(self._folder(name)) if self._maps_allocate else 0
+        ensure_room(self.root, POINT_BYTES * len(points) + grows)
         # One conversion of the whole batch: Edge takes lists faster than numpy rows.
         vectors = np.asarray([p.vector for p in points], dtype=np.float32).tolist()
         shard = self._shard(name)
+        self.catalog.upserted(name, {p.id: p.payload for p in points})  # first: see catalog.py
         shard.update(qe.UpdateOperation.upsert_points([qe.Point(p.id, v, p.payload) for p, v in zip(points, vectors)]))
         if self._manifest.entry(name).get("segments"):  # an older shard merges its segments: no gain
             self._indexing.after_write(name, shard)
 
     @engine_errors
-    def retrieve(
-        self, name: str, ids: Sequence[str], payload: bool | Sequence[str] = True, vectors: bool = False
-    ) -> list[Record]:
-        found = self._shard(name).retrieve(list(ids), payload_selector(payload), vectors)
-        by_id = {str(p.id): to_record(p) for p in found}
-        return [by_id[i] for i in ids if i in by_id]
-
-    @engine_errors
     def set_payload(self, name: str, ids: Sequence[str], payload: dict) -> None:
         ensure_room(self.root, POINT_BYTES * len(ids))
-        self._shard(name).update(qe.UpdateOperation.set_payload(list(ids), payload))
+        shard = self._shard(name)
+        self.catalog.payload_set(name, ids, payload)
+        shard.update(qe.UpdateOperation.set_payload(list(ids), payload))
 
     @engine_errors
     def delete(self, name: str, ids: Sequence[str]) -> None:
-        self._shard(name).update(qe.UpdateOperation.delete_points(list(ids)))
-
-    @engine_errors
-    def count(self, name: str, where: Where | None = None) -> int:
-        return self._shard(name).count(qe.CountRequest(exact=True, filter=edge_filter(where)))
-
-    @engine_errors
-    def scroll(
-        self,
-        name: str,
-        where: Where | None = None,
-        limit: int = SCROLL_PAGE,
-        offset: str | None = None,
-        payload: bool | Sequence[str] = True,
-        vectors: bool = False,
-    ) -> tuple[list[Record], str | None]:
-        records, next_offset = self._shard(name).scroll(
-            qe.ScrollRequest(
-                offset=offset,
-                limit=limit,
-                filter=edge_filter(where),
-                with_payload=payload_selector(payload),
-                with_vector=vectors,
-            )
-        )
-        return [to_record(p) for p in records], (str(next_offset) if next_offset is not None else None)
-
-    @engine_errors
-    def search(
-        self, name: str, vector: np.ndarray, limit: int, where: Where | None = None, min_score: float | None = None
-    ) -> list[Scored]:
-        found = self._shard(name).query(
-            qe.QueryRequest(
-                limit=limit,
-                query=qe.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
-                filter=edge_filter(where),
-                score_threshold=min_score,
-                with_payload=True,
-            )
-        )
-        return [to_scored(p) for p in found]
-
-    @engine_errors
-    def search_batch(
-        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
-    ) -> list[list[Scored]]:
-        shard, rows = self._shard(name), np.asarray(vectors, dtype=np.float32).tolist()
-        results: list[list[Scored]] = []
-        for start in range(0, len(rows), QUERY_CHUNK):
-            requests = [
-                qe.QueryRequest(limit=limit, query=qe.Query.Nearest(row), score_threshold=min_score, with_payload=False)
-                for row in rows[start : start + QUERY_CHUNK]
-            ]
-            results += [[to_scored(p) for p in found] for found in shard.query_batch(qe.QueryBatchRequest(requests))]
-        return results
-
-    @engine_errors
-    def recommend(
-        self,
-        name: str,
-        positives: Sequence[np.ndarray],
-        negatives: Sequence[np.ndarray],
-        limit: int,
-        where: Where | None = None,
-        min_score: float | None = None,
-    ) -> list[Scored]:
-        query = qe.Query.RecommendBestScore(
-            qe.RecommendQuery(
-                positives=[np.asarray(v, dtype=np.float32).tolist() for v in positives],
-                negatives=[np.asarray(v, dtype=np.float32).tolist() for v in negatives],
-            )
-        )
-        found = self._shard(name).query(
-            qe.QueryRequest(
-                limit=limit, query=query, filter=edge_filter(where), score_threshold=min_score, with_payload=True
-            )
-        )
-        return [to_scored(p) for p in found]
-
-    @engine_errors
-    def sample(self, name: str, where: Where | None = None) -> Record | None:
-        found = self._shard(name).query(
-            qe.QueryRequest(limit=1, query=qe.Sample.Random, filter=edge_filter(where), with_payload=True)
-        )
-        return Record(str(found[0].id), found[0].payload or {}) if found else None
-
-    @engine_errors
-    def highest(self, name: str, key: str, limit: int) -> list[Record]:
-        records, _ = self._shard(name).scroll(
-            qe.ScrollRequest(
-                limit=limit,
-                order_by=qe.OrderBy(key, qe.Direction.Desc),
-                with_payload=True,
-            )
-        )
-        return [to_record(p) for p in records]
-
-    @engine_errors
-    def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
-        response = self._shard(name).facet(
-            qe.FacetRequest(key=key, limit=100_000, exact=True, filter=edge_filter(where))
-        )
-        return {str(h.value): h.count for h in response.hits if h.count > 0}
+        ensure_room(self.root, 0)  # a deletion is written too: the log, the segments' flags
+        shard = self._shard(name)
+        self.catalog.deleted(name, ids)
+        shard.update(qe.UpdateOperation.delete_points(list(ids)))
 
     @engine_errors
     def build_index(self, name: str) -> bool:
@@ -266,7 +191,7 @@ class EdgeStore(Store):
         self._indexing.wait(name)
         if self.count(name) < INDEX_MIN_POINTS:
             return False
-        ensure_room(self.root, 2 * POINT_BYTES * self.count(name))  # optimizing rewrites the segments
+        ensure_room(self.root, space.index_build_bytes(self.count(name)))
         shard = self._shard(name)
         built = shard.optimize()
         shard.flush()
@@ -278,10 +203,11 @@ class EdgeStore(Store):
         the points: this makes reopening fast)."""
         for shard in self._shards.values():
             shard.flush()
+        self.catalog.sync()
 
     def disk_bytes(self) -> int:
         """Real size on disk: Edge preallocates sparse files, whose apparent size is far larger."""
-        return sum(p.stat().st_blocks * 512 for p in self.root.rglob("*") if p.is_file())
+        return space.allocated_bytes(self.root)
 
     def close(self) -> None:
         self._indexing.join_all()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
-from ingest.store.space import POINT_BYTES, ensure_room
+from ingest.store.space import ensure_room, index_build_bytes
 
 INDEX_CHUNK = 25_000
 SEGMENTS = 8
@@ -46,7 +46,7 @@ class BackgroundIndexing:
         if waiting < INDEX_CHUNK:
             return
         try:
-            ensure_room(self.root, 2 * POINT_BYTES * waiting)  # optimizing rewrites the segments
+            ensure_room(self.root, index_build_bytes(waiting))
         except OSError:
             return  # the build at the end of the load reports a full disk, as one line
         self._started_at[name] = info.points_count

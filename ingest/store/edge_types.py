@@ -12,28 +12,38 @@ from collections.abc import Sequence
 import numpy as np
 import qdrant_edge as qe
 
+from ingest.errors import UserError
 from ingest.store.base import Record, Scored, Where
+from ingest.store.damage import collection_damaged
 
 _OS_ERROR = re.compile(r"os error (\d+)")
+# How Qdrant words a fault of the files it reads (a truncated vector file: "Service runtime error:
+# elements range 87040..88064 is out of bounds"), as against a request it refuses ("Wrong input").
+_DAMAGE = re.compile(r"Service runtime error|Service internal error|Inconsistent storage|out of bounds|[Cc]orrupt")
 
 
 def engine_errors(method):
     """Edge reports every failure as a plain Exception with a message; one that comes from the
     file system ("... (os error 28)") is raised as the OSError it is, naming the store's folder,
-    so that it reaches the user as one line like any other file-system fault."""
+    so that it reaches the user as one line like any other file-system fault. One that says a
+    collection's files are damaged, or any failure to open a collection, is `Damaged`, naming
+    the collection's folder and the command that rebuilds it."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except (OSError, KeyError, ValueError, TypeError):
+        except (OSError, KeyError, ValueError, TypeError, UserError):
             raise
         except Exception as exc:
             found = _OS_ERROR.search(str(exc))
-            if found is None:
+            if found is not None:
+                code = int(found.group(1))
+                raise OSError(code, os.strerror(code), str(self.root)) from exc
+            name = args[0] if args and isinstance(args[0], str) else None
+            if name is None or not (method.__name__ == "_shard" or _DAMAGE.search(str(exc))):
                 raise
-            code = int(found.group(1))
-            raise OSError(code, os.strerror(code), str(self.root)) from exc
+            raise collection_damaged(self.root / "collections" / name, exc) from exc
 
     return wrapper
 

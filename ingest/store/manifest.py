@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from ingest.store.damage import manifest_damaged
+
 FORMAT = "cbir-edge-store/1"
 
 
@@ -30,12 +32,36 @@ def write_json_atomically(path: Path, data: dict) -> None:
         os.close(folder)
 
 
+def read(path: Path) -> dict:
+    """The manifest's contents, checked for their shape; `Damaged` when they are not one."""
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as exc:  # not JSON, or not UTF-8: a truncated or overwritten file
+        raise manifest_damaged(path, f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise manifest_damaged(path, f"not a {FORMAT} manifest")
+    collections, aliases = data.get("collections"), data.get("aliases")
+    if not isinstance(collections, dict) or not isinstance(aliases, dict):
+        raise manifest_damaged(path, "its collections or aliases are missing")
+    bad = [
+        name
+        for name, entry in collections.items()
+        if not isinstance(entry, dict) or not isinstance(entry.get("dim"), int)
+    ]
+    bad += [alias for alias, target in aliases.items() if target not in collections]
+    if bad:
+        raise manifest_damaged(path, f"entries that name nothing: {', '.join(map(str, bad[:3]))}")
+    return data
+
+
 class Manifest:
     def __init__(self, path: Path, description: str) -> None:
         self.path, self.description = path, description
-        data = json.loads(path.read_text()) if path.exists() else {"format": FORMAT, "collections": {}, "aliases": {}}
-        if data.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a {FORMAT} manifest")
+        if not path.exists() and any(p.is_dir() for p in (path.parent / "collections").glob("*")):
+            # Collections without their manifest: never taken for an empty store, whose first
+            # load would then start a collection of the same name over an existing one.
+            raise manifest_damaged(path, "missing, while collections/ holds collections")
+        data = read(path) if path.exists() else {"format": FORMAT, "collections": {}, "aliases": {}}
         # name -> {"dim", "metadata", "segments"}; "segments": the most the shard keeps, absent
         # in collections made before graphs were built while a load writes (`edge_indexing`)
         self.collections: dict[str, dict] = data["collections"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -28,6 +29,30 @@ DECODE_LONGER = THUMBNAIL_SIDE * 7 // 8
 DECODE_SHORTER = 256
 # Kept as they are when small: the page hands the file to the browser. Chrome and Firefox show no HEIC.
 BROWSER_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"}
+# A copy's name is a SHA-256 as 64 lowercase hex digits, and nothing else ever becomes a path:
+# a payload is data written by whoever reaches the store (a shared server, a damaged file), and a
+# `sha256` of `../../x` must not name a file outside the media folder.
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class NotASha256(ValueError):
+    """A payload's `sha256` that is not 64 hex digits: refused before it becomes a path."""
+
+
+def is_sha256(value: object) -> bool:
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+def checked(sha256: str) -> str:
+    if not is_sha256(sha256):
+        raise NotASha256(f"{str(sha256)[:80]!r} is not a SHA-256 (64 hex digits), so it names no media copy")
+    return sha256
+
+
+def kept_as_is(width: int, height: int, fmt: str) -> bool:
+    """Whether the media copy of a photo of this size and format is the file's own bytes (so its
+    SHA-256 is its name), rather than a JPEG made from it (`media_copy`)."""
+    return max(width, height) <= THUMBNAIL_SIDE and fmt in BROWSER_FORMATS
 
 
 def decode_picture(data: bytes) -> DecodedImage:
@@ -39,7 +64,7 @@ def media_copy(data: bytes, image: Image.Image, size: tuple[int, int], fmt: str)
     """What the media store keeps of a photo: its own bytes up to THUMBNAIL_SIDE in a format
     every browser shows, else a JPEG of its decoded picture (`decode_picture`), shrunk to
     THUMBNAIL_SIDE when it is still larger."""
-    if max(size) <= THUMBNAIL_SIDE and fmt in BROWSER_FORMATS:
+    if kept_as_is(*size, fmt):
         return data
     if max(image.size) > THUMBNAIL_SIDE:
         image = image.copy()
@@ -55,6 +80,8 @@ class MediaStore:
         self._made_dirs: set[str] = set()
 
     def path_for(self, sha256: str) -> Path:
+        """Where the copy named by this hash lives; NotASha256 for anything but a SHA-256."""
+        sha256 = checked(sha256)
         return self.root / sha256[:2] / sha256
 
     def has(self, sha256: str) -> bool:
@@ -67,7 +94,7 @@ class MediaStore:
         Called for every photo a load reads, on a reading thread: plain `os` calls on string
         paths, as few as an atomic write needs (pathlib's objects cost another 40-80 us of
         Python a photo, about what the system calls themselves cost, with the GIL held)."""
-        folder = os.path.join(self.root, sha256[:2])
+        folder = os.path.join(self.root, checked(sha256)[:2])
         target = os.path.join(folder, sha256)
         if os.path.exists(target):
             return
@@ -91,10 +118,11 @@ class MediaStore:
             raise
 
     def delete(self, sha256: str) -> int:
-        """Remove a copy no point uses any more; 1 when there was one to remove."""
+        """Remove a copy no point uses any more; 1 when there was one to remove (never for a
+        payload's `sha256` that is not one: that names no copy)."""
         try:
             self.path_for(sha256).unlink()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotASha256):
             return 0
         return 1
 
