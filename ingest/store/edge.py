@@ -24,20 +24,9 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as qe
 
-from ingest.store.base import (
-    FLOAT_FIELDS,
-    KEYWORD_FIELDS,
-    SCROLL_PAGE,
-    TEXT_FIELDS,
-    Layout,
-    Point,
-    Record,
-    Scored,
-    Store,
-    Where,
-)
+from ingest.store.base import SCROLL_PAGE, Layout, Point, Record, Scored, Store, Where
 from ingest.store.edge_indexing import SEGMENTS, BackgroundIndexing, optimizers_config
-from ingest.store.edge_types import edge_filter, engine_errors, payload_selector, to_record, to_scored
+from ingest.store.edge_types import edge_filter, engine_errors, payload_indexes, payload_selector, to_record, to_scored
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import Manifest
 from ingest.store.space import POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
@@ -92,10 +81,7 @@ class EdgeStore(Store):
             shutil.rmtree(folder)
         vectors = qe.EdgeVectorParams(dim, qe.Distance.Cosine)
         shard = qe.EdgeShard.create(str(folder), qe.EdgeConfig(vectors=vectors, optimizers=optimizers_config()))
-        indexes = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
-        indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in TEXT_FIELDS]
-        indexes += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
-        for field, schema in indexes:
+        for field, schema in payload_indexes():
             shard.update(qe.UpdateOperation.create_field_index(field, schema))
         shard.flush()
         self._shards[name] = shard
@@ -199,13 +185,19 @@ class EdgeStore(Store):
 
     @engine_errors
     def search_batch(
-        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
+        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None, where: Where | None = None
     ) -> list[list[Scored]]:
         shard, rows = self._shard(name), np.asarray(vectors, dtype=np.float32).tolist()
         results: list[list[Scored]] = []
         for start in range(0, len(rows), QUERY_CHUNK):
             requests = [
-                qe.QueryRequest(limit=limit, query=qe.Query.Nearest(row), score_threshold=min_score, with_payload=False)
+                qe.QueryRequest(
+                    limit=limit,
+                    query=qe.Query.Nearest(row),
+                    filter=edge_filter(where),
+                    score_threshold=min_score,
+                    with_payload=False,
+                )
                 for row in rows[start : start + QUERY_CHUNK]
             ]
             results += [[to_scored(p) for p in found] for found in shard.query_batch(qe.QueryBatchRequest(requests))]
@@ -242,15 +234,37 @@ class EdgeStore(Store):
         return Record(str(found[0].id), found[0].payload or {}) if found else None
 
     @engine_errors
-    def highest(self, name: str, key: str, limit: int) -> list[Record]:
+    def ordered(
+        self,
+        name: str,
+        key: str,
+        limit: int,
+        where: Where | None = None,
+        descending: bool = False,
+        start_from: str | float | None = None,
+    ) -> list[Record]:
+        direction = qe.Direction.Desc if descending else qe.Direction.Asc
         records, _ = self._shard(name).scroll(
             qe.ScrollRequest(
                 limit=limit,
-                order_by=qe.OrderBy(key, qe.Direction.Desc),
+                filter=edge_filter(where),
+                order_by=qe.OrderBy(key, direction, start_from),
                 with_payload=True,
             )
         )
         return [to_record(p) for p in records]
+
+    @engine_errors
+    def ensure_payload_indexes(self, name: str) -> list[str]:
+        shard = self._shard(name)
+        present = set(shard.info().payload_schema)
+        missing = [(field, schema) for field, schema in payload_indexes() if field not in present]
+        if missing:
+            ensure_room(self.root, POINT_BYTES * shard.info().points_count)
+            for field, schema in missing:
+                shard.update(qe.UpdateOperation.create_field_index(field, schema))
+            shard.flush()
+        return [field for field, _ in missing]
 
     @engine_errors
     def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
