@@ -249,3 +249,45 @@ def test_a_collection_loaded_before_exif_was_read_is_filled_by_a_reload_without_
     assert all(after[i].payload["ingested_at"] == before[i].payload["ingested_at"] for i in before)
     again = json.loads(run_cli(home, "load", str(folder), "--json").stdout)
     assert again["exif_filled"] == 0  # filled once
+
+
+def browsed(at) -> list[str]:
+    """The captions of the Browse tab's pictures, in page order."""
+    return [c for image in at.image for c in image.captions]
+
+
+def test_the_page_narrows_by_date_range_and_camera_and_browses_by_date_taken(monkeypatch, library):
+    import datetime as dt
+
+    from streamlit.testing.v1 import AppTest
+
+    from test_ui_apptest import APP, point_page_at, results
+
+    home, _ = library
+    point_page_at(monkeypatch, home)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["view"] = "Browse"
+    at.run()
+    assert not at.exception, at.exception
+    camera = at.sidebar.selectbox(key="camera")
+    assert camera.options[:1] == ["(all cameras)"] and len(camera.options) == 5  # 4 cameras
+    at.selectbox(key="browse_order").set_value("date taken, newest first").run()
+    assert browsed(at) == [
+        "2024-09-01 00:00 · canon.jpg",
+        "2024-08-31 23:59 · rio.heic",
+        "2024-06-01 14:30 · paris.jpg",
+    ]
+    assert any("302 photos whose files record no date" in c.value for c in at.caption)
+    at.sidebar.selectbox(key="camera").set_value("Apple iPhone 13").run()
+    assert browsed(at) == ["2024-06-01 14:30 · paris.jpg"]
+    at.sidebar.selectbox(key="camera").set_value("(all cameras)").run()
+    at.sidebar.date_input(key="taken").set_value((dt.date(2024, 8, 1), dt.date(2024, 9, 1))).run()
+    assert browsed(at) == ["2024-09-01 00:00 · canon.jpg", "2024-08-31 23:59 · rio.heic"]  # both days included
+    # The search honours the same range: a random pick and its results are photos of those days.
+    at.button(key="random").click().run()
+    at.session_state["view"] = "Search"
+    at.run()
+    assert not at.exception, at.exception
+    found = results(at)  # one result besides the pick itself: the other photo of those days
+    assert len(found) == 1 and found[0][2] in ("summer", "autumn")
+    assert any(c.value.startswith("only 1 photos are taken from 2024-08-01 to before 2024-09-02") for c in at.caption)

@@ -207,17 +207,65 @@ def duplicates(
         typer.Option(min=-1.0, max=1.0, help="Cosine similarity above which two images count as the same picture."),
     ] = 0.98,
     collection: CollectionOpt = DEFAULT_COLLECTION,
+    keep: Annotated[
+        str | None,
+        typer.Option(help="Keep this file (source:path, or an id) of its group: the others become files to delete."),
+    ] = None,
+    not_duplicates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--not-duplicates",
+            metavar="FILE",
+            help="Once: the file's whole group is not duplicates. Repeated: these files (a pair) are not.",
+        ),
+    ] = None,
+    undo: Annotated[
+        list[str] | None, typer.Option(metavar="FILE", help="Forget the decisions about this file; repeatable.")
+    ] = None,
+    reviewed: Annotated[bool, typer.Option("--reviewed", help="Also show the groups already decided.")] = False,
+    to_delete: Annotated[
+        bool, typer.Option("--to-delete", help="Print only the files the decisions leave to delete, one a line.")
+    ] = False,
+    taken_after: TakenAfterOpt = None,
+    taken_before: TakenBeforeOpt = None,
+    camera: CameraOpt = None,
+    near: NearOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(help="Write a montage PNG: one row per group.")] = None,
 ) -> None:
-    """Groups of near-identical images (by their vectors) and of byte-identical files."""
-    from ingest.query.duplicates import duplicates_montage, find_duplicates, format_duplicates
+    """Groups of near-identical images (by their vectors), of byte-identical files, and bursts
+    (one camera, a second or two apart). Decisions (--keep, --not-duplicates) are kept in the data
+    directory: decided groups are hidden unless --reviewed, and only their files are to delete."""
+    import time
+
+    from ingest.query.decisions import DecisionBook, decide
+    from ingest.query.duplicates import (
+        duplicates_montage,
+        format_duplicates,
+        format_to_delete,
+        neighbourhood,
+        reviewed_groups,
+    )
+    from ingest.query.narrowing import narrowed
     from ingest.store.media import MediaStore
 
+    started = time.perf_counter()
     settings = Settings.from_env()
     with store_for(settings) as store:
-        result = find_duplicates(store, cols.require(store, collection), threshold)
-    shown = duplicates_montage(MediaStore(settings.media_dir), result, out) if out and result["groups"] else 0
+        state = cols.require(store, collection)
+        where = narrowed(store, state.physical, taken_after, taken_before, camera, near) or None
+        hood = neighbourhood(store, state, threshold, where)
+    media, book = MediaStore(settings.media_dir), DecisionBook(settings.home, collection)
+    if keep or not_duplicates or undo:
+        everything = reviewed_groups(hood, state, book.read(), None, show_reviewed=True)["groups"]
+        for line in decide(book, everything, keep, not_duplicates or [], undo or []):
+            say(line)
+    result = reviewed_groups(hood, state, book.read(), media, reviewed, where, started)
+    if to_delete:
+        listing = {"collection": collection, "threshold": threshold, "files": result["to_delete"]}
+        typer.echo(json.dumps(listing, indent=2) if as_json else format_to_delete(result))
+        return
+    shown = duplicates_montage(media, result, out) if out and result["groups"] else 0
     typer.echo(json.dumps(result, indent=2) if as_json else format_duplicates(result))
     if out:
         more = f" (the first {shown} of {len(result['groups'])} groups)" if shown < len(result["groups"]) else ""

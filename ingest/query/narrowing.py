@@ -100,11 +100,16 @@ def describe(where: Where) -> str:
     """'taken from 2024-06-01 to before 2024-09-01, with Canon EOS R5', for output lines ('' without)."""
     parts = []
     if where.taken_after or where.taken_before:
-        start = f"from {where.taken_after}" if where.taken_after else ""
-        end = f"before {where.taken_before}" if where.taken_before else ""
+        start = f"from {_short(where.taken_after)}" if where.taken_after else ""
+        end = f"before {_short(where.taken_before)}" if where.taken_before else ""
         parts.append(f"taken {start}{' to ' if start and end else ''}{end}")
     if where.cameras:
         parts.append(f"with {' or '.join(where.cameras)}")
     if where.near:
         parts.append(f"within {where.near.km:g} km of {where.near.lat:g},{where.near.lon:g}")
     return ", ".join(parts)
+
+
+def _short(moment: str) -> str:
+    """2024-06-01 for its first moment, else 2024-06-01 14:30:00."""
+    return moment[:10] if moment.endswith("T00:00:00") else moment.replace("T", " ")
