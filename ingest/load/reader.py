@@ -183,3 +183,18 @@ def _zip_entry_problem(info: zipfile.ZipInfo) -> str | None:
     if info.flag_bits & 0x1:
         return "encrypted"
     return None
+
+
+def read_file(folder: Path, path: str) -> RawFile | Skipped | None:
+    """One file of a folder by its '/'-separated path (`ingest watch`), with the checks a folder's
+    iteration makes; None when it is gone (deleted or moved since it was seen)."""
+    full = folder / path
+    if full.is_symlink():
+        return Skipped(path, "symbolic link")
+    try:
+        with open(full, "rb") as f:
+            return _read_entry(path, f, os.fstat(f.fileno()).st_size)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return Skipped(path, f"unreadable ({exc.strerror or exc})")
