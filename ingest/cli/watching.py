@@ -45,13 +45,14 @@ def watch(
             "or a container whose folder's events do not arrive).",
         ),
     ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="A new collection's model: train exactly N epochs (as `ingest load`).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Keep a collection in step with FOLDER while this runs: new and changed photos are loaded
     with the collection's model, deleted ones forgotten, moved ones followed; a line per change.
     A collection with no model yet is loaded from FOLDER first. Stops cleanly on Ctrl-C or SIGTERM."""
-    from ingest.watch.run import watch as run_watch
-
     stop = threading.Event()
 
     def stopping(signum, frame) -> None:
@@ -68,5 +69,7 @@ def watch(
             return
         print(json.dumps(asdict(change)) if as_json else change_line(change), flush=True)
 
-    run_watch(folder, Settings.from_env(), collection, tell, say, stop, poll, show_progress=sys.stderr.isatty())
+    from ingest.watch.run import watch as run_watch  # after the handlers: it loads torch, seconds
+
+    run_watch(folder, Settings.from_env(), collection, tell, say, stop, poll, epochs, sys.stderr.isatty())
     say("stopped")

@@ -37,6 +37,7 @@ def watch(
     say: Callable[[str], None],
     stop: threading.Event,
     poll_s: float | None = None,
+    epochs: int | None = None,
     show_progress: bool = False,
 ) -> None:
     """Runs until `stop` is set (SIGTERM, Ctrl-C); returns after the pass under way is written."""
@@ -47,7 +48,7 @@ def watch(
     try:
         while not stop.is_set():
             watcher = Watcher(folder, settings, collection, tell)
-            if not _opened(watcher, trigger, stop, say, show_progress):
+            if not _opened(watcher, trigger, stop, say, epochs, show_progress):
                 return
             how = f"every {poll_s:g} s" if poll_s else "file-system events"
             say(
@@ -76,7 +77,12 @@ def _follow(watcher: Watcher, trigger: Trigger, stop: threading.Event, say: Call
 
 
 def _opened(
-    watcher: Watcher, trigger: Trigger, stop: threading.Event, say: Callable[[str], None], show_progress: bool
+    watcher: Watcher,
+    trigger: Trigger,
+    stop: threading.Event,
+    say: Callable[[str], None],
+    epochs: int | None,
+    show_progress: bool,
 ) -> bool:
     """The collection opened; one with no model is filled by a load of the folder first."""
     from ingest.load.pipeline import LoadOptions, load
@@ -87,7 +93,7 @@ def _opened(
         if scan(watcher.folder):
             say(f"collection {watcher.collection!r} has no model yet: loading {watcher.folder} first (training one)")
             try:
-                options = LoadOptions(collection=watcher.collection, show_progress=show_progress)
+                options = LoadOptions(collection=watcher.collection, epochs=epochs, show_progress=show_progress)
                 load(
                     watcher.folder,
                     watcher.settings,
