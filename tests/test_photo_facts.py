@@ -291,3 +291,36 @@ def test_the_page_narrows_by_date_range_and_camera_and_browses_by_date_taken(mon
     found = results(at)  # one result besides the pick itself: the other photo of those days
     assert len(found) == 1 and found[0][2] in ("summer", "autumn")
     assert any(c.value.startswith("only 1 photos are taken from 2024-08-01 to before 2024-09-02") for c in at.caption)
+
+
+def test_a_collection_made_before_dates_and_cameras_keeps_working_until_loaded_again(monkeypatch, library):
+    import qdrant_edge as qe
+    from streamlit.testing.v1 import AppTest
+
+    from ingest.store import Point
+
+    from test_ui_apptest import APP, point_page_at
+
+    home, folder = library
+    with store_at(home) as store:  # as an earlier version left it: no such fields, no such indexes
+        physical = cols.require(store, "animals").physical
+        points = list(store.points(physical, vectors=True))
+        store.upsert(
+            physical,
+            [Point(r.id, r.vector, {k: v for k, v in r.payload.items() if k not in FACT_FIELDS}) for r in points],
+        )
+        for field in ("taken_at", "location", "camera"):
+            store._shard(physical).update(qe.UpdateOperation.delete_field_index(field))
+        assert sorted(store.missing_payload_indexes(physical)) == ["camera", "location", "taken_at"]
+    point_page_at(monkeypatch, home)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["view"] = "Browse"
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.sidebar.date_input and len(browsed(at)) == 24  # no filters to offer, browsing as before
+    query = str(folder / "winter/scan.png")
+    assert len(search(home, query)) == 305 and search(home, query, "--taken-after", "2024") == []
+    wrong = run_cli(home, "search", query, "--camera", "canon")
+    assert wrong.returncode == 2 and "loaded before cameras were read: load its photos again" in wrong.stderr
+    assert run_cli(home, "load", str(folder)).returncode == 0  # the library's facts and the indexes come back
+    assert search(home, query, "--camera", "canon") == ["autumn/canon.jpg"]

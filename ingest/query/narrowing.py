@@ -44,6 +44,11 @@ def moment(text: str, option: str) -> str:
 def cameras_matching(store: Store, collection: str, text: str) -> tuple[str, ...]:
     """The cameras of the collection that `text` names: one by its exact name (any case), else
     every camera whose name holds all of text's words ("iphone" finds every iPhone)."""
+    if "camera" in store.missing_payload_indexes(collection):
+        raise UserError(
+            "--camera: this collection was loaded before cameras were read: load its photos again "
+            "(`ingest load PATH`: nothing is embedded again) and their dates and cameras are filled in"
+        )
     cameras = store.facet(collection, "camera")
     wanted = text.strip().lower()
     exact = [name for name in cameras if name.lower() == wanted]

@@ -223,9 +223,14 @@ class Store(ABC):
     def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
         """Value -> number of points, for a keyword payload field."""
 
+    def missing_payload_indexes(self, name: str) -> list[str]:
+        """The indexed fields a collection made by an earlier version lacks: its filters on them
+        work (scanning), but facets and orderings need the index."""
+        return []
+
     def ensure_payload_indexes(self, name: str) -> list[str]:
-        """Create the payload indexes a collection made by an earlier version lacks (its
-        filters work without them, scanning); returns the fields indexed now."""
+        """Create the payload indexes a collection made by an earlier version lacks; returns the
+        fields indexed now."""
         return []
 
     def build_index(self, name: str) -> bool:

@@ -102,14 +102,18 @@ class ClientStore(Store):
         for field, schema in _payload_indexes():
             self.client.create_payload_index(name, field, schema)
 
-    def ensure_payload_indexes(self, name: str) -> list[str]:
+    def missing_payload_indexes(self, name: str) -> list[str]:
         if self.embedded:
-            return []
+            return []  # local mode has no payload indexes, and needs none
         present = set(self.client.get_collection(name).payload_schema or {})
-        missing = [(field, schema) for field, schema in _payload_indexes() if field not in present]
-        for field, schema in missing:
-            self.client.create_payload_index(name, field, schema, wait=True)
-        return [field for field, _ in missing]
+        return [field for field, _ in _payload_indexes() if field not in present]
+
+    def ensure_payload_indexes(self, name: str) -> list[str]:
+        missing = self.missing_payload_indexes(name)
+        for field, schema in _payload_indexes():
+            if field in missing:
+                self.client.create_payload_index(name, field, schema, wait=True)
+        return missing
 
     def delete_collection(self, name: str) -> None:
         self.client.delete_collection(name)

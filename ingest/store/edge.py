@@ -255,16 +255,20 @@ class EdgeStore(Store):
         return [to_record(p) for p in records]
 
     @engine_errors
+    def missing_payload_indexes(self, name: str) -> list[str]:
+        present = set(self._shard(name).info().payload_schema)
+        return [field for field, _ in payload_indexes() if field not in present]
+
+    @engine_errors
     def ensure_payload_indexes(self, name: str) -> list[str]:
-        shard = self._shard(name)
-        present = set(shard.info().payload_schema)
-        missing = [(field, schema) for field, schema in payload_indexes() if field not in present]
+        missing, shard = self.missing_payload_indexes(name), self._shard(name)
         if missing:
             ensure_room(self.root, POINT_BYTES * shard.info().points_count)
-            for field, schema in missing:
-                shard.update(qe.UpdateOperation.create_field_index(field, schema))
+            for field, schema in payload_indexes():
+                if field in missing:
+                    shard.update(qe.UpdateOperation.create_field_index(field, schema))
             shard.flush()
-        return [field for field, _ in missing]
+        return missing
 
     @engine_errors
     def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
