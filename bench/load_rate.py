@@ -10,7 +10,9 @@ trained for one epoch on the bundled sample (the rate does not depend on how wel
 
 With `before` (a git revision), the same zip is also loaded by that revision's code (extracted
 with `git archive`), the two alternating, twice each, each into a fresh data directory holding
-the same model: the difference is the code's, not the host's mood.
+the same model: the difference is the code's, not the host's mood. Each load's CPU time (user
+and system, every thread) is reported beside its rate: on a host shared with other work, the
+rate says how busy the host was, the CPU time what the load itself cost.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -117,10 +120,16 @@ def cli(code: Path, home: Path, *args: str) -> tuple[dict, float, int]:
 def one_load(code: Path, scratch: Path, archive: Path, model_home: Path, model_id: str, name: str) -> dict:
     home = scratch / name
     shutil.copytree(model_home / "models", home / "models", ignore=shutil.ignore_patterns("training"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     report, wall, rss = cli(code, home, "load", str(archive), "--model", model_id, "--collection", "big")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     shutil.rmtree(home)
     photos = report["indexed"] + report["already_present"]
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
+        # CPU time, the whole process's (startup included): what a load costs whatever else runs on
+        # the host; its rate is what the host's cores give it.
+        "cpu_ms_per_photo": round(1000 * cpu_s / photos, 3),
         "photos": photos,
         "photos_per_s": round(photos / report["seconds"]),
         "seconds": round(report["seconds"], 1),
@@ -147,6 +156,7 @@ def load_rate(scratch: Path, photos: int, exif: bool = False, before: str | None
         for label, code in (("before", old), ("after", ROOT)):
             runs[label].append(one_load(code, scratch, archive, model_home, trained["model_id"], f"{label}-{n}"))
     rate = {label: sum(r["photos_per_s_before_indexing"] for r in rows) / ROUNDS for label, rows in runs.items()}
+    cpu = {label: sum(r["cpu_ms_per_photo"] for r in rows) / ROUNDS for label, rows in runs.items()}
     return {
         **runs["after"][-1],
         "input": f"{what} (see bench/load_rate.py), model trained 1 epoch",
@@ -154,4 +164,6 @@ def load_rate(scratch: Path, photos: int, exif: bool = False, before: str | None
         "after_runs": runs["after"],
         "mean_photos_per_s_before_indexing": {label: round(r) for label, r in rate.items()},
         "after_over_before": round(rate["after"] / rate["before"], 4),
+        "mean_cpu_ms_per_photo": {label: round(c, 3) for label, c in cpu.items()},
+        "cpu_after_over_before": round(cpu["after"] / cpu["before"], 4),
     }

@@ -27,7 +27,7 @@ import numpy as np
 
 from encoder.embed import Embedder
 from ingest.load.batches import embed_into
-from ingest.load.reader import RawFile, Skipped, label_of, read_file
+from ingest.load.reader import RawFile, Skipped, Source, label_of, read_file
 from ingest.load.records import ImageRecord, point_id, read_records
 from ingest.load.sync import PLACE_KEYS, apply, plan
 from ingest.load.writer import StoreWriter
@@ -82,7 +82,7 @@ class Files:
 class Watcher:
     def __init__(self, folder: Path, settings: Settings, collection: str, tell: Callable[[Change], None]) -> None:
         self.folder, self.settings, self.collection, self.tell = folder.resolve(), settings, collection, tell
-        self.source = folder.resolve().name  # as `ingest load FOLDER` names it
+        self.source = Source(self.folder).name  # as `ingest load FOLDER` names it
         self.state = WatchState(settings.home, collection, self.folder)
         self.media = MediaStore(settings.media_dir)
         self.known: dict[str, FileState] = {}
