@@ -182,6 +182,9 @@ class Watcher:
         records = read_records(Files(self.source, new), skip, False, decode_picture)
         embedded = Collected()
         embed_into(records, self.embedder, embedded, self.media)
+        if not stored and not embedded.batches:  # touched files, or none that is a photo
+            self.known.update(stats)
+            return False
         with self.store() as store:
             self._same_collection(store)
             writer = StoreWriter(store, self.physical, self.embedder.model_id)
@@ -198,8 +201,10 @@ class Watcher:
                 if record.path not in copies:
                     self._told("changed" if record.path in changed else "added", record.path, "", tally)
         arrived += [(r.sha256, r.path, copies[r.path]) for r in stored if r.path in copies and r.path not in changed]
-        for path, state in stats.items():
-            self.known[path] = state
+        for record in stored:
+            if record.path in changed:  # now the bytes of another photo of the collection
+                self._told("changed", record.path, f"same bytes as {copies.get(record.path, '?')}", tally)
+        self.known.update(stats)
         for record in missing:  # deleted by someone else meanwhile: read and embed it next pass
             self.ids.discard(record.id)
             self.known.pop(record.path, None)
