@@ -5,7 +5,9 @@ where it finishes in reasonable time. Prints JSON.
 Vectors are synthetic, shaped like the encoder's: unit vectors (256-d) drawn around 600 cluster
 centres (6 labels x 100 modes), so that neighbours are as close as real photos' (median cosine of
 a point to its nearest other about 0.8) and an HNSW graph meets the structure it would meet in a
-real collection. The payload has every field `ingest load` writes, the same sizes.
+real collection. The payload has every field `ingest load` writes, the same sizes, EXIF's too
+(dates over five years, six cameras, positions). Searches are timed plain, by label, and by the
+date a photo was taken (a month, a year: `taken_at`'s datetime index).
 
 Edge's writes are timed twice: alone (`upsert_points_per_s`, the engine's write rate), and as
 the product writes, building HNSW graphs beside the writes (`upsert_points_per_s_while_indexing`;
@@ -41,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
 sys.path.insert(0, str(ROOT / "bench"))
 
-from child_memory import PeakMemory  # noqa: E402
+from load_rate import load_rate, variants_zip  # noqa: E402, F401  (variants_zip: bench/large_load.py)
 from machine import machine  # noqa: E402
 
 from ingest.query.evaluate import evaluate  # noqa: E402
@@ -62,7 +64,26 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
     return vectors, [LABELS[c % len(LABELS)] for c in which]
 
 
+# A library's EXIF as a load stores it (`ingest.exif`): dates spread over five years, a few
+# cameras, a position on a third of the photos, and a tenth with no EXIF at all (scans, screenshots).
+CAMERAS = ("Apple iPhone 13", "Apple iPhone 15 Pro", "Canon EOS R5", "NIKON D750", "samsung SM-G991B", "Pixel 8")
+FIRST_DAY, DAYS = np.datetime64("2021-01-01T00:00:00"), 5 * 365
+
+
 def payload(i: int, label: str) -> dict:
+    facts: dict = {"taken_from": "none"}
+    if i % 10:
+        seconds = (i * 7_919_773) % (DAYS * 86_400)  # spread evenly, not in load order
+        facts = {
+            "taken_at": str(FIRST_DAY + np.timedelta64(seconds, "s")),
+            "taken_offset": "+02:00",
+            "taken_from": "DateTimeOriginal",
+            "camera": CAMERAS[i % len(CAMERAS)],
+            "camera_make": CAMERAS[i % len(CAMERAS)].split()[0],
+            "camera_model": CAMERAS[i % len(CAMERAS)].split(" ", 1)[1],
+        }
+        if i % 3 == 0:
+            facts["location"] = {"lat": 40 + (i % 1000) / 100, "lon": -5 + (i % 777) / 50}
     return {
         "path": f"photos/{label}/{i:06d}.jpg",
         "source": "bench.zip",
@@ -72,10 +93,16 @@ def payload(i: int, label: str) -> dict:
         "format": "JPEG",
         "bytes": 48_213,
         "sha256": f"{i:064x}",
+        **facts,
         "model_id": "0" * 16,
         "recon_error": 0.01 + (i % 997) / 1e4,
         "ingested_at": "2026-11-25T10:00:00+00:00",
     }
+
+
+# The date ranges searched: a month (about 1.5% of the points) and a year (18%), on the camera's clock.
+MONTH = Where(taken_after="2023-06-01T00:00:00", taken_before="2023-07-01T00:00:00")
+YEAR = Where(taken_after="2022-01-01T00:00:00", taken_before="2023-01-01T00:00:00")
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -140,6 +167,8 @@ def measure(open_store, vectors: np.ndarray, labels: list[str], evaluate_too: bo
     found = [{uuid.UUID(s.id).int - 1 for s in store.search(name, q, 10)} for q in queries]
     recall = statistics.mean(len(f & set(e.tolist())) / 10 for f, e in zip(found, exact))
     f50, f95 = percentiles(timed_ms(lambda q=q: store.search(name, q, 10, Where(label="cat")) for q in queries[:100]))
+    month50, month95 = percentiles(timed_ms(lambda q=q: store.search(name, q, 10, MONTH) for q in queries[:100]))
+    year50, year95 = percentiles(timed_ms(lambda q=q: store.search(name, q, 10, YEAR) for q in queries[:100]))
     result = {
         "points": n,
         "upsert_points_per_s": round(n / upsert_s),
@@ -151,6 +180,9 @@ def measure(open_store, vectors: np.ndarray, labels: list[str], evaluate_too: bo
         "search_p95_ms": p95,
         "filtered_search_p50_ms": f50,
         "filtered_search_p95_ms": f95,
+        "date_filtered_search_p50_ms": {"a month": month50, "a year": year50},
+        "date_filtered_search_p95_ms": {"a month": month95, "a year": year95},
+        "date_filter_points": {"a month": store.count(name, MONTH), "a year": store.count(name, YEAR)},
         "search_recall_at_10": round(recall, 4),
     }
     if evaluate_too:
@@ -160,81 +192,6 @@ def measure(open_store, vectors: np.ndarray, labels: list[str], evaluate_too: bo
         result["evaluate_precision_at_10"] = round(scored["precision_at_k"], 4)
     store.close()
     return result
-
-
-def variants_zip(path: Path, photos: int, sources: tuple[str, ...] = ("cifar10-animals",), longest: int = 0) -> None:
-    """`photos` distinct files made from the zips of ../shared/datasets named in `sources` (see
-    the docstring). With `longest`, each photo is first shrunk to at most that longer side (JPEG
-    draft decoding), so that tens of thousands of photo-sized files are made in minutes."""
-    import io
-    import zipfile
-
-    from PIL import Image, ImageOps
-
-    originals = []
-    for name in sources:
-        with zipfile.ZipFile(ROOT.parent / "shared" / "datasets" / f"{name}.zip") as source:
-            originals += [(i.filename, source.read(i)) for i in source.infolist() if not i.is_dir()]
-    with zipfile.ZipFile(path, "w") as out:
-        for n in range(photos):
-            name, data = originals[n % len(originals)]
-            variant = n // len(originals)
-            image = Image.open(io.BytesIO(data))
-            if longest:
-                image.draft("RGB", (longest, longest))
-                image.thumbnail((longest, longest))
-            image = image.convert("RGB")
-            image = ImageOps.mirror(image) if variant % 2 else image
-            image = image.rotate(90 * (variant // 2 % 4), expand=True)
-            if variant >= 8:  # shift by a pixel or two: new bytes again
-                shift = 1 + variant // 8
-                image = image.crop((shift, shift, image.width, image.height)).resize(image.size)
-            buffer = io.BytesIO()
-            image.save(buffer, "JPEG", quality=90)
-            out.writestr(f"v{variant:02d}/{name}", buffer.getvalue())
-
-
-def load_rate(scratch: Path, photos: int) -> dict:
-    """`ingest load` of `photos` photos with a trained model, as a user runs it."""
-    import os
-    import subprocess
-
-    home = scratch / "load-home"
-    env = {**os.environ, "CBIR_HOME": str(home)}
-    env.pop("QDRANT_URL", None)
-
-    def cli(*args: str) -> tuple[dict, float, int]:
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", *args, "--json"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        with PeakMemory(child.pid) as peak:
-            out = child.stdout.read()
-            if child.wait():
-                raise SystemExit(f"ingest {' '.join(args)} failed")
-        return json.loads(out), time.perf_counter() - started, peak.mb
-
-    trained, _, _ = cli("load", str(ROOT / "examples" / "animals-mini.zip"), "--epochs", "1", "--collection", "model")
-    archive = scratch / "variants.zip"
-    variants_zip(archive, photos)
-    report, wall, rss = cli("load", str(archive), "--model", trained["model_id"], "--collection", "big")
-    return {
-        "photos": report["indexed"] + report["already_present"],
-        "photos_per_s": round((report["indexed"] + report["already_present"]) / report["seconds"]),
-        "seconds": round(report["seconds"], 1),
-        "index_seconds": round(report["index_seconds"], 1),  # the HNSW graph, built at 50,000 points
-        "photos_per_s_before_indexing": round(
-            (report["indexed"] + report["already_present"]) / (report["seconds"] - report["index_seconds"])
-        ),
-        "wall_seconds_with_startup": round(wall, 1),
-        "peak_rss_mb": rss,
-        "input": f"{photos:,} variants of cifar10-animals.zip (see the docstring), model trained 1 epoch",
-    }
 
 
 def disk_mb(folder: Path) -> tuple[float, float]:
@@ -249,6 +206,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--local-mode-max", type=int, default=20_000, help="largest size tried in local mode")
     parser.add_argument("--load-photos", type=int, default=0, help="also time `ingest load` of this many photos")
+    parser.add_argument(
+        "--exif", action="store_true", help="the photos carry a phone's EXIF block (bench/load_rate.py)"
+    )
+    parser.add_argument("--before", metavar="REV", help="also time the load with the code of git revision REV")
     args = parser.parse_args()
     vectors, labels = synthetic(args.points)
     scratch = Path(tempfile.mkdtemp(prefix="cbir-scale-"))
@@ -273,12 +234,13 @@ def main() -> None:
             shutil.rmtree(folder)
         report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if args.load_photos:
-            report["ingest_load"] = load_rate(scratch, args.load_photos)
+            report["ingest_load"] = load_rate(scratch, args.load_photos, args.exif, args.before)
         report["targets"] = {
             "upsert_at_least_10000_per_s": report["embedded"]["upsert_points_per_s"] >= 10_000,
             "reopen_under_1_s": report["embedded"]["reopen_s"] < 1,
             "search_p50_under_5_ms": report["embedded"]["search_p50_ms"] < 5,
             "filtered_search_p50_under_5_ms": report["embedded"]["filtered_search_p50_ms"] < 5,
+            "date_filtered_search_p50_under_5_ms": max(report["embedded"]["date_filtered_search_p50_ms"].values()) < 5,
             "evaluate_under_3_minutes": report["embedded"]["evaluate_s"] < 180,
         }
         if args.load_photos:

@@ -63,6 +63,7 @@ class DecodedImage:
     format: str
     width: int
     height: int
+    exif: bytes | None = None  # the file's EXIF block, unparsed (`ingest.exif` reads it)
 
 
 def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) -> DecodedImage:
@@ -96,6 +97,7 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
             if scale > 1 and fmt in JPEG_FORMATS:
                 image.draft(image.mode, (image.size[0] // scale, image.size[1] // scale))
             image.load()
+            exif = image.info.get("exif")  # after load(): a PNG may keep it after its pixels
             if scale > 1 and fmt in REDUCED_AFTER_DECODING:
                 image = image.reduce(scale)
             # Only when there is something to turn: for the rest, exif_transpose parses the EXIF
@@ -110,7 +112,9 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # What Pillow raises for truncated or corrupt data depends on the codec.
         raise ImageRejected(f"corrupt or truncated image ({exc})") from None
-    return DecodedImage(image=rgb, format=fmt, width=width, height=height)
+    return DecodedImage(
+        image=rgb, format=fmt, width=width, height=height, exif=exif if isinstance(exif, bytes) else None
+    )
 
 
 # The major brands of ISO media files that hold pictures, not a movie: HEIC, HEIF, AVIF.

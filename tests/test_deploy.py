@@ -59,7 +59,7 @@ def instruction(name: str) -> str:
 
 def test_services_and_pinned_images():
     main, cluster = compose(MAIN), compose(CLUSTER)
-    assert set(main["services"]) == {"qdrant", "app"}
+    assert set(main["services"]) == {"qdrant", "app", "watch"}
     assert set(cluster["services"]) == {*NODES, "app"}
     images = {s["image"] for spec in (main, cluster) for s in qdrant_services(spec).values()}
     assert len(images) == 1 and QDRANT_IMAGE.match(images.pop())  # one exact version everywhere
@@ -102,6 +102,25 @@ def test_the_app_shares_the_hosts_data_directory_and_reads_zips_from_data():
         assert app["user"] == "${CBIR_UID:-1000}:${CBIR_GID:-1000}"
     env = dict(line.split("=", 1) for keyword, args in dockerfile() if keyword == "ENV" for line in shlex.split(args))
     assert env["CBIR_HOME"] == compose(MAIN)["services"]["app"]["environment"]["CBIR_HOME"]
+
+
+def test_the_watch_service_keeps_the_mounted_photos_in_step_through_the_same_image_and_data():
+    main = compose(MAIN)["services"]
+    app, watch = main["app"], main["watch"]
+    assert watch["build"] == app["build"] and watch["user"] == app["user"]
+    assert watch["environment"] == app["environment"]  # the same server, key and data directory
+    home = app["environment"]["CBIR_HOME"]
+    assert f"./cbir-data:{home}" in watch["volumes"]
+    assert "${CBIR_PHOTOS:-./photos}:/photos:ro" in watch["volumes"]  # read, never written
+    assert watch["command"][:3] == ["ingest", "watch", "/photos"]
+    assert watch["command"][watch["command"].index("--collection") + 1] == "${CBIR_COLLECTION:-animals}"
+    assert "ports" not in watch  # it serves nothing
+    assert watch["depends_on"] == {"qdrant": {"condition": "service_healthy"}}
+    assert watch["healthcheck"] == {"disable": True}  # the image's check asks for the page
+    assert watch["restart"] == "unless-stopped"
+    grace = watch["stop_grace_period"]
+    assert grace.endswith("s") and int(grace[:-1]) >= 30  # SIGTERM: the chunk under way is written
+    assert dockerignored("photos/IMG_0001.jpg")  # the user's photos never go into the image
 
 
 def test_health_checks_gate_the_start_order():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -189,3 +190,30 @@ def test_the_image_health_check_passes_against_the_page_the_image_starts(tmp_pat
         page.terminate()
         page.wait(timeout=30)
     assert subprocess.run(check, capture_output=True, timeout=30).returncode != 0
+
+
+def test_the_watch_service_command_waits_for_photos_and_stops_cleanly_on_sigterm(tmp_path):
+    """The watch service's command through the image's entry point, its /photos an empty folder
+    here (the embedded store standing in for the server): it waits for photos, and ends on the
+    SIGTERM `docker compose stop` sends, with exit code 0."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    command = [photos.as_posix() if a == "/photos" else a for a in compose(MAIN)["services"]["watch"]["command"]]
+    command = [a.replace("${CBIR_COLLECTION:-animals}", "animals") for a in command]
+    assert command[0] == "ingest"
+    env = cli_env(tmp_path / "cbir-data")
+    watch = subprocess.Popen(
+        [*entrypoint(), sys.executable, "-m", "ingest.cli", *command[1:]],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = watch.stderr.readline()
+        assert first.startswith(f"waiting for photos in {photos}"), first
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(timeout=30) == 0
+        assert watch.stderr.read().rstrip().endswith("stopped")
+    finally:
+        watch.kill()

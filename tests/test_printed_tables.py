@@ -66,10 +66,42 @@ DUPLICATES = {
     "threshold": 0.98,
     "points": 303,
     "seconds": 1.23,
+    "reviewed": 1,
+    "to_delete": [{"source": "b.zip", "path": "planted/copy.jpg"}],
     "groups": [
         {
+            "kind": "burst",
+            "size": 2,
+            "min_score": 0.9713,
+            "camera": "Canon EOS R5",
+            "taken": ["2024-06-01T14:30:05.100", "2024-06-01T14:30:05.300"],
+            "status": "to review",
+            "keep": 1,
+            "members": [
+                {
+                    "score": 1.0,
+                    "label": "birds",
+                    "source": "d",
+                    "path": "birds/1.jpg",
+                    "same_bytes_as": None,
+                    "sharpness": 81.5,
+                },
+                {
+                    "score": 0.9713,
+                    "label": "birds",
+                    "source": "d",
+                    "path": "birds/2.jpg",
+                    "same_bytes_as": None,
+                    "sharpness": 97.25,
+                },
+            ],
+        },
+        {
+            "kind": "copies",
             "size": 2,
             "min_score": 1.0,
+            "status": "kept",
+            "keep": 0,
             "members": [
                 {"score": 1.0, "label": "cat", "source": "a.zip", "path": "cat/0001.jpg", "same_bytes_as": None},
                 {
@@ -82,8 +114,11 @@ DUPLICATES = {
             ],
         },
         {
+            "kind": "copies",
             "size": 2,
             "min_score": 0.9931,
+            "status": "to review",
+            "keep": 1,
             "members": [
                 {"score": 1.0, "label": "dog", "source": "a.zip", "path": "dog/0002.jpg", "same_bytes_as": None},
                 {

@@ -10,8 +10,9 @@ import uuid
 
 import numpy as np
 import pytest
+import qdrant_edge as qe
 
-from ingest.store import Layout, Point, Store, Where
+from ingest.store import Layout, Near, Point, Store, Where
 from ingest.store.client import ClientStore
 from ingest.store.edge import EdgeStore
 
@@ -174,3 +175,84 @@ def test_facets_order_sampling_and_recommendation(filled):
     recommended = store.recommend(name, [liked], [disliked], 5)
     assert recommended[0].id == made[0].id
     assert made[1].id not in [s.id for s in recommended[:3]]
+
+
+# When, with what and where a photo was taken (`ingest.exif`): the time on the camera's clock
+# without an offset, a camera name, a position. Point 3 has none of them, as a scan would.
+TAKEN = [
+    "2024-06-01T14:30:05",
+    "2024-06-01T14:30:05.250",
+    "2024-08-31T23:59:59",
+    None,
+    "2024-09-01T00:00:00",
+    "2023-12-31T23:59:59.999",
+]
+CAMERAS = ["Apple iPhone 13", "Apple iPhone 13", "Canon EOS R5", None, "Canon EOS R5", "NIKON D750"]
+PARIS, LYON = {"lat": 48.8566, "lon": 2.3522}, {"lat": 45.764, "lon": 4.8357}
+
+
+@pytest.fixture
+def photos(store) -> tuple[Store, str, list[Point]]:
+    name = store.names[0]
+    store.create_collection(name, DIM, {"model_id": "m1"})
+    made = []
+    for i, (point, taken, camera) in enumerate(zip(points(len(TAKEN), seed=3), TAKEN, CAMERAS)):
+        payload = {**point.payload, "taken_from": "DateTimeOriginal" if taken else "none"}
+        payload.update({"taken_at": taken} if taken else {})
+        payload.update({"camera": camera} if camera else {})
+        payload.update({"location": PARIS if i < 2 else LYON} if i in (0, 1, 2) else {})
+        made.append(Point(point.id, point.vector, payload))
+    store.upsert(name, made)
+    return store, name, made
+
+
+def test_dates_cameras_and_places_filter_inside_the_store(photos):
+    store, name, made = photos
+
+    def found(where: Where) -> list[int]:
+        return sorted(int(uuid.UUID(r.id)) - 1 for r in store.points(name, where))
+
+    # After: from that moment on, included; before: up to it, excluded (summer = June to August).
+    assert found(Where(taken_after="2024-06-01T00:00:00", taken_before="2024-09-01T00:00:00")) == [0, 1, 2]
+    assert found(Where(taken_after="2024-06-01T14:30:05.100")) == [1, 2, 4]  # to the millisecond
+    assert found(Where(taken_before="2024-06-01T14:30:05.250")) == [0, 5]
+    assert found(Where(cameras=("Canon EOS R5", "NIKON D750"))) == [2, 4, 5]
+    assert found(Where(cameras=("Apple iPhone 13",), taken_after="2024-06-01T14:30:05.001")) == [1]
+    assert found(Where(near=Near(48.86, 2.35, 10))) == [0, 1]  # Paris, not Lyon (390 km away)
+    assert found(Where(near=Near(48.86, 2.35, 500))) == [0, 1, 2]
+    query = made[2].vector
+    in_summer = Where(taken_after="2024-06-01T00:00:00", taken_before="2024-09-01T00:00:00")
+    assert {s.id for s in store.search(name, query, 10, in_summer)} == {made[i].id for i in (0, 1, 2)}
+    batch = store.search_batch(name, np.stack([p.vector for p in made]), 10, where=in_summer)
+    assert all({s.id for s in answer} == {made[i].id for i in (0, 1, 2)} for answer in batch)
+    assert store.count(name, Where(taken_after="2000-01-01T00:00:00")) == 5  # the undated one is never in a range
+    assert store.facet(name, "camera") == {"Apple iPhone 13": 2, "Canon EOS R5": 2, "NIKON D750": 1}
+
+
+def test_ordered_by_date_taken_pages_from_a_start_and_leaves_out_the_undated(photos):
+    store, name, made = photos
+    oldest = [int(uuid.UUID(r.id)) - 1 for r in store.ordered(name, "taken_at", 10)]
+    assert oldest == [5, 0, 1, 2, 4]  # point 3 has no date
+    newest = store.ordered(name, "taken_at", 2, descending=True)
+    assert [r.payload["taken_at"] for r in newest] == ["2024-09-01T00:00:00", "2024-08-31T23:59:59"]
+    after = store.ordered(name, "taken_at", 2, start_from="2024-06-01T14:30:05.250")  # included
+    assert [int(uuid.UUID(r.id)) - 1 for r in after] == [1, 2]
+    canons = store.ordered(name, "taken_at", 10, Where(cameras=("Canon EOS R5",)), descending=True)
+    assert [int(uuid.UUID(r.id)) - 1 for r in canons] == [4, 2]
+    assert [r.payload["recon_error"] for r in store.highest(name, "recon_error", 2)] == pytest.approx([0.06, 0.05])
+
+
+def test_a_collection_made_before_the_date_and_place_indexes_gets_them(photos):
+    store, name, _ = photos
+    assert store.ensure_payload_indexes(name) == []  # created with every index already
+    if isinstance(store, EdgeStore):  # as an earlier version made it
+        for field in ("taken_at", "location", "camera"):
+            store._shard(name).update(qe.UpdateOperation.delete_field_index(field))
+    elif not store.embedded:
+        for field in ("taken_at", "location", "camera"):
+            store.client.delete_payload_index(name, field, wait=True)
+    else:
+        return  # local mode has no payload indexes at all
+    assert sorted(store.ensure_payload_indexes(name)) == ["camera", "location", "taken_at"]
+    assert store.ensure_payload_indexes(name) == []
+    assert store.count(name, Where(taken_after="2024-06-01T00:00:00", cameras=("Canon EOS R5",))) == 2

@@ -1,6 +1,6 @@
 """The page's library features through Streamlit's AppTest, on a private copy of the loaded
 sample: relevance feedback ("more like this", "less like this"), the downloads of the results,
-and the Duplicates tab with its keep rules. What a download holds is read where AppTest's
+and the Duplicates tab with its keep rules and decisions. What a download holds is read where AppTest's
 media storage receives it, byte for byte."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from ingest.query.decisions import DecisionBook
 from ingest.query.duplicates import find_duplicates
 from ingest.settings import Settings
 from ingest.store import Where
@@ -138,6 +139,13 @@ def encoded(image: Image.Image, fmt: str, **options) -> bytes:
     return buffer.getvalue()
 
 
+def rule_key(group: dict) -> str:
+    """The key of a group's rule on the page: a group is keyed by its first file."""
+    first = group["members"][0]
+    place = f"{first['source']}:{first['path']}"
+    return f"dup-rule-{hashlib.sha1(place.encode()).hexdigest()[:12]}"
+
+
 def test_the_duplicates_tab_groups_copies_and_lists_the_files_a_rule_leaves(
     monkeypatch, home_copy, downloads, mini_images, tmp_path
 ):
@@ -169,24 +177,32 @@ def test_the_duplicates_tab_groups_copies_and_lists_the_files_a_rule_leaves(
         assert listed == {f["path"] for f in json.loads(downloaded(page, downloads, "dup-json"))["files"]}
         return listed
 
-    # The largest: most pixels, then most bytes; the exact copy ties with its original, which stays.
-    assert {PNG_ORIGINAL, EXACT_COPY} <= deletable() and not {PNG_COPY, EXACT_ORIGINAL} & deletable()
-    first = groups[number[PNG_COPY]]["members"][0]
-    place = f"{first['source']}:{first['path']}"
-    rule = f"dup-rule-{hashlib.sha1(place.encode()).hexdigest()[:12]}"  # a group is keyed by its first file
+    # Nothing is decided yet, so nothing is to delete.
+    assert deletable() == set()
+    rule = rule_key(groups[number[PNG_COPY]])
     page.radio(key=rule).set_value("the first loaded").run()
-    assert PNG_COPY in deletable() and PNG_ORIGINAL not in deletable()
+    page.button(key=rule.replace("dup-rule-", "dup-keep-")).click().run()
+    assert deletable() == {PNG_COPY}  # decided: the later file goes
+    assert summary(page).startswith(f"**{len(groups) - 1} groups**") and "1 decided groups hidden" in summary(page)
+    rule = rule_key(groups[number[JPEG_COPY]])
     page.radio(key=rule).set_value("picked by hand").run()
-    members = [m["path"] for m in groups[number[PNG_COPY]]["members"]]  # in the order of their sources' paths
-    page.radio(key=rule.replace("dup-rule-", "dup-pick-")).set_value(members.index(PNG_COPY)).run()
-    assert PNG_ORIGINAL in deletable() and PNG_COPY not in deletable()
+    members = [m["path"] for m in groups[number[JPEG_COPY]]["members"]]  # in the order of their sources' paths
+    page.radio(key=rule.replace("dup-rule-", "dup-pick-")).set_value(members.index(JPEG_COPY)).run()
+    page.button(key=rule.replace("dup-rule-", "dup-keep-")).click().run()
+    assert JPEG_ORIGINAL in deletable() and JPEG_COPY not in deletable()
+    # The rule for every group left (the largest: most pixels, then bytes; the exact copy ties with
+    # its original, which stays).
+    page.button(key="dup-keep-all").click().run()
+    assert EXACT_COPY in deletable() and EXACT_ORIGINAL not in deletable()
     assert len(deletable()) == sum(g["size"] - 1 for g in groups)  # every group keeps exactly one
+    assert summary(page).startswith("**0 groups**")
 
     page.slider(key="dup_threshold").set_value(0.95).run()
+    decided = DecisionBook(home_copy, "animals").read()
     with store_at(home_copy) as store:
-        wider = find_duplicates(store, cols.require(store, "animals"), 0.95, show_progress=False)
+        wider = find_duplicates(store, cols.require(store, "animals"), 0.95, show_progress=False, decisions=decided)
     assert summary(page).startswith(f"**{len(wider['groups'])} groups** ")
-    assert len(wider["groups"]) >= len(groups)
+    assert len(wider["groups"]) + wider["reviewed"] >= len(groups)
     assert all(  # the page deleted nothing: every picture is still there
         (Settings(home_copy).media_dir / m["sha256"][:2] / m["sha256"]).exists() for g in groups for m in g["members"]
     )

@@ -45,7 +45,8 @@ try:
             st.stop()
         opened_ms = access.last_open_ms
         labels = resources.label_counts(index, settings.describe_store(), state.physical, points)
-        controls = sidebar.controls(state.name, points, labels, names)
+        library = resources.library_facts(index, settings.describe_store(), state.physical, points)
+        controls = sidebar.controls(state.name, points, labels, names, library)
         search_tab, browse_tab, duplicates_tab, model_tab = st.tabs(
             [query.SEARCH_TAB, query.BROWSE_TAB, query.DUPLICATES_TAB, query.MODEL_TAB],
             key=query.VIEW,
@@ -54,7 +55,7 @@ try:
         outcome = page = facts = duplicates = None
         rejected = upload_problem
         if search_tab.open:
-            wanted_query = query.current_query(index)
+            wanted_query = query.current_query(index, controls.where)
             try:
                 outcome = query.run(index, wanted_query, controls) if wanted_query else None
             except UserError as exc:  # an unusable upload, or a picked image gone since
@@ -62,10 +63,10 @@ try:
                 st.session_state[query.QUERY] = None
         elif browse_tab.open:
             with browse_tab:
-                page = browse_view.load(index, labels)
+                page = browse_view.load(index, labels, controls.where, dated=library["first_taken"] is not None)
         elif duplicates_tab.open:
             with duplicates_tab:
-                duplicates = duplicates_view.load(store, state, points)
+                duplicates = duplicates_view.load(store, state, points, controls.where)
         elif model_tab.open:
             facts = resources.collection_facts(
                 store, settings, state.name, settings.describe_store(), state.physical, points, repr(state.metadata)

@@ -19,7 +19,9 @@ from PIL import Image
 
 from ingest.errors import UserError
 from ingest.images import ImageRejected
+from ingest.query.narrowing import describe
 from ingest.query.search import Hit, Index
+from ingest.store import Where
 from ingest.store.media import decode_picture
 
 QUERY = "query"  # session-state keys
@@ -76,6 +78,7 @@ class Controls:
     label: str | None
     min_score: float | None
     show_reconstructions: bool
+    where: Where = field(default_factory=Where)  # the sidebar's date range and camera: every tab's photos
 
 
 @dataclass
@@ -187,10 +190,10 @@ def _uploaded_image(upload_id: str) -> tuple[str, Image.Image]:
     return uploaded.name, image
 
 
-def current_query(index: Index) -> Query | None:
+def current_query(index: Index, where: Where | None = None) -> Query | None:
     """Turns a pending random pick into a point; returns what to search with, if anything."""
     if st.session_state.pop(PICK_RANDOM, False):
-        picked = index.sample()
+        picked = index.sample(where=where)
         st.session_state[QUERY] = Query.of(Example(point_id=picked.id)) if picked else None
     return st.session_state.get(QUERY)
 
@@ -204,7 +207,9 @@ def run(index: Index, query: Query, controls: Controls) -> Outcome:
         vectors[shown.positive].append(vector)
     # Examples from the collection are left out of the results: the user has seen them.
     exclude = [shown.point.id for shown, _ in examples if shown.point is not None]
-    hits = index.by_examples(vectors[True], vectors[False], controls.k, controls.label, controls.min_score, exclude)
+    hits = index.by_examples(
+        vectors[True], vectors[False], controls.k, controls.label, controls.min_score, exclude, controls.where
+    )
     first = examples[0][0]
     shown = [s for s, _ in examples]
     if len(shown) == 1:
@@ -219,6 +224,8 @@ def run(index: Index, query: Query, controls: Controls) -> Outcome:
         )
     elif controls.label and len(outcome.hits) < controls.k:
         outcome.notes.append(f"only {len(outcome.hits)} results carry the label {controls.label!r}")
+    elif controls.where and len(outcome.hits) < controls.k:
+        outcome.notes.append(f"only {len(outcome.hits)} photos are {describe(controls.where)}")
     return outcome
 
 

@@ -102,6 +102,24 @@ def label_counts(_index: Index, store_name: str, physical: str, points: int) -> 
     return _index.labels()
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def library_facts(_index: Index, store_name: str, physical: str, points: int) -> dict:
+    """What the date and camera filters offer: the cameras (photos each), the first and the last
+    day a photo was taken (None when no photo has a date, or the collection was loaded before
+    dates were read and not since: it has no index to order them by)."""
+    store, missing = _index.store, set(_index.store.missing_payload_indexes(physical))
+    first = last = []
+    if "taken_at" not in missing:
+        first = store.ordered(physical, "taken_at", 1)
+        last = store.ordered(physical, "taken_at", 1, descending=True)
+    cameras = store.facet(physical, "camera") if "camera" not in missing else {}
+    return {
+        "cameras": dict(sorted(cameras.items(), key=lambda item: (-item[1], item[0]))),
+        "first_taken": first[0].payload["taken_at"][:10] if first else None,
+        "last_taken": last[0].payload["taken_at"][:10] if last else None,
+    }
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def collection_facts(
     _store: Store, _settings: Settings, collection: str, store_name: str, physical: str, points: int, metadata_key: str

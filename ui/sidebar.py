@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
+from ingest.store import Where
 from ui import query
 from ui.query import Controls
 
 ALL_LABELS = "(all labels)"
+ALL_CAMERAS = "(all cameras)"
+TAKEN, CAMERA = "taken", "camera"  # session-state keys of the date range and the camera
 MAX_K = 50
 COLLECTION = "collection"  # session-state key: the collection chosen on the page
 
 
-def controls(collection: str, points: int, labels: dict[str, int], collections: list[str]) -> Controls:
+def controls(
+    collection: str, points: int, labels: dict[str, int], collections: list[str], library: dict | None = None
+) -> Controls:
     with st.sidebar:
         st.title("Animal image search", anchor=False)
         if len(collections) > 1:
@@ -50,6 +57,7 @@ def controls(collection: str, points: int, labels: dict[str, int], collections: 
             key="min_score",
             help="Cosine similarity of the embeddings; 0 shows every result.",
         )
+        where = _when_and_camera(library or {})
         show_reconstructions = st.toggle(
             "Show reconstructions",
             value=True,  # the product's promise: each result beside what the autoencoder redraws
@@ -61,4 +69,41 @@ def controls(collection: str, points: int, labels: dict[str, int], collections: 
         label=None if label == ALL_LABELS else label,
         min_score=min_score if min_score > 0 else None,
         show_reconstructions=show_reconstructions,
+        where=where,
     )
+
+
+def _narrowed() -> None:
+    """Other dates or another camera: Browse starts again from its first page."""
+    st.session_state.pop("browse_offsets", None)
+
+
+def _when_and_camera(library: dict) -> Where:
+    """A date range and a camera, offered when some photo of the collection has a date or a
+    camera (EXIF); filters inside Qdrant, for every tab."""
+    after = before = None
+    if library.get("first_taken"):
+        first, last = (dt.date.fromisoformat(library[key]) for key in ("first_taken", "last_taken"))
+        days = st.date_input(
+            "Taken between",
+            value=(),
+            min_value=first,
+            max_value=last,
+            key=TAKEN,
+            on_change=_narrowed,
+            help="Both days included, on the camera's clock. Photos whose file records no date are left out.",
+        )
+        if days:
+            after = days[0].isoformat() + "T00:00:00"
+            before = (days[-1] + dt.timedelta(days=1)).isoformat() + "T00:00:00"
+    cameras = library.get("cameras") or {}
+    camera = ALL_CAMERAS
+    if cameras:
+        camera = st.selectbox(
+            "Taken with",
+            [ALL_CAMERAS, *cameras],
+            key=CAMERA,
+            on_change=_narrowed,
+            format_func=lambda name: name if name == ALL_CAMERAS else f"{name} ({cameras.get(name, 0):,})",
+        )
+    return Where(taken_after=after, taken_before=before, cameras=() if camera == ALL_CAMERAS else (camera,))

@@ -130,6 +130,10 @@ def load(
     typer.echo(f"  indexed          {report.indexed:,}")
     copies = f" ({len(report.copies)} new copies recorded)" if report.copies else ""
     typer.echo(f"  already present  {report.present:,}{copies}")
+    if report.filled:
+        typer.echo(
+            f"  dates, cameras   {report.filled:,} photos loaded before given theirs from EXIF (not re-embedded)"
+        )
     if report.carried:
         typer.echo(f"  re-embedded      {report.carried:,} (from the previous model's collection)")
     reasons = f" ({reasons_counted(report.skipped)})" if report.skipped else ""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ingest.cli.app import CollectionOpt, JsonOpt, app, printable, say, store_for, user_errors
+from ingest.cli.narrowing import CameraOpt, NearOpt, TakenAfterOpt, TakenBeforeOpt
 from ingest.errors import UserError
 from ingest.settings import DEFAULT_COLLECTION, Settings
 from ingest.store import collections as cols
@@ -40,6 +41,10 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="How many results.")] = 10,
     collection: CollectionOpt = DEFAULT_COLLECTION,
     label: Annotated[str | None, typer.Option(help="Only results with this label.")] = None,
+    taken_after: TakenAfterOpt = None,
+    taken_before: TakenBeforeOpt = None,
+    camera: CameraOpt = None,
+    near: NearOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(help="Write a montage PNG: query, top-K, reconstructions.")] = None,
 ) -> None:
@@ -50,6 +55,7 @@ def search(
     the collection are then left out of the results (one image alone finds itself first)."""
     files = {given: _read_image(given) for given in [*images, *(negatives or [])] if not _is_point_id(given)}
     from ingest.query.montage import open_hits, search_montage  # after the files: a wrong path fails at once
+    from ingest.query.narrowing import narrowed
     from ingest.query.search import Index
     from ingest.store.media import MediaStore
 
@@ -57,11 +63,14 @@ def search(
     media = MediaStore(settings.media_dir)
     with store_for(settings) as store:
         index = Index.open(store, settings, collection)
+        where = narrowed(store, index.physical, taken_after, taken_before, camera, near)
         positives = [_example(index, given, files) for given in images]
         against = [_example(index, given, files) for given in negatives or []]
         several = len(positives) > 1 or bool(against)
         exclude = [e.point_id for e in positives + against if e.point_id and (several or e.image is None)]
-        hits = index.by_examples([e.vector for e in positives], [e.vector for e in against], k, label, exclude=exclude)
+        hits = index.by_examples(
+            [e.vector for e in positives], [e.vector for e in against], k, label, exclude=exclude, where=where
+        )
         if out:
             first = positives[0]
             query = first.image if first.image is not None else open_hits(media, [first.stored])[0]
@@ -146,21 +155,29 @@ def evaluate(
     k: Annotated[
         int, typer.Option("-k", "--top-k", min=1, max=1000, help="How many neighbours each query judges.")
     ] = 10,
+    taken_after: TakenAfterOpt = None,
+    taken_before: TakenBeforeOpt = None,
+    camera: CameraOpt = None,
+    near: NearOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Retrieval quality: precision@K and mAP@K, every labelled image querying all the others.
 
     The folder an image came from is its label; a neighbour is right when it has the query's
-    label. The result is stored with the collection and shown by `ingest info`.
+    label. The result is stored with the collection and shown by `ingest info` (unless the
+    photos were narrowed by date, camera or place: then they query only among themselves).
     """
     from ingest.query.evaluate import evaluate as run_evaluate
     from ingest.query.evaluate import format_evaluation, store_evaluation
+    from ingest.query.narrowing import narrowed
 
     settings = Settings.from_env()
     with store_for(settings) as store:
         state = cols.require(store, collection)
-        result = run_evaluate(store, state, k)
-        store_evaluation(store, state, result)
+        where = narrowed(store, state.physical, taken_after, taken_before, camera, near)
+        result = run_evaluate(store, state, k, where=where or None)
+        if not where:
+            store_evaluation(store, state, result)
     typer.echo(json.dumps(result, indent=2) if as_json else format_evaluation(result))
 
 
@@ -194,17 +211,65 @@ def duplicates(
         typer.Option(min=-1.0, max=1.0, help="Cosine similarity above which two images count as the same picture."),
     ] = 0.98,
     collection: CollectionOpt = DEFAULT_COLLECTION,
+    keep: Annotated[
+        str | None,
+        typer.Option(help="Keep this file (source:path, or an id) of its group: the others become files to delete."),
+    ] = None,
+    not_duplicates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--not-duplicates",
+            metavar="FILE",
+            help="Once: the file's whole group is not duplicates. Repeated: these files (a pair) are not.",
+        ),
+    ] = None,
+    undo: Annotated[
+        list[str] | None, typer.Option(metavar="FILE", help="Forget the decisions about this file; repeatable.")
+    ] = None,
+    reviewed: Annotated[bool, typer.Option("--reviewed", help="Also show the groups already decided.")] = False,
+    to_delete: Annotated[
+        bool, typer.Option("--to-delete", help="Print only the files the decisions leave to delete, one a line.")
+    ] = False,
+    taken_after: TakenAfterOpt = None,
+    taken_before: TakenBeforeOpt = None,
+    camera: CameraOpt = None,
+    near: NearOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(help="Write a montage PNG: one row per group.")] = None,
 ) -> None:
-    """Groups of near-identical images (by their vectors) and of byte-identical files."""
-    from ingest.query.duplicates import duplicates_montage, find_duplicates, format_duplicates
+    """Groups of near-identical images (by their vectors), of byte-identical files, and bursts
+    (one camera, a second or two apart). Decisions (--keep, --not-duplicates) are kept in the data
+    directory: decided groups are hidden unless --reviewed, and only their files are to delete."""
+    import time
+
+    from ingest.query.decisions import DecisionBook, decide
+    from ingest.query.duplicates import (
+        duplicates_montage,
+        format_duplicates,
+        format_to_delete,
+        neighbourhood,
+        reviewed_groups,
+    )
+    from ingest.query.narrowing import narrowed
     from ingest.store.media import MediaStore
 
+    started = time.perf_counter()
     settings = Settings.from_env()
     with store_for(settings) as store:
-        result = find_duplicates(store, cols.require(store, collection), threshold)
-    shown = duplicates_montage(MediaStore(settings.media_dir), result, out) if out and result["groups"] else 0
+        state = cols.require(store, collection)
+        where = narrowed(store, state.physical, taken_after, taken_before, camera, near) or None
+        hood = neighbourhood(store, state, threshold, where)
+    media, book = MediaStore(settings.media_dir), DecisionBook(settings.home, collection)
+    if keep or not_duplicates or undo:
+        everything = reviewed_groups(hood, state, book.read(), None, show_reviewed=True)["groups"]
+        for line in decide(book, everything, keep, not_duplicates or [], undo or []):
+            say(line)
+    result = reviewed_groups(hood, state, book.read(), media, reviewed, where, started)
+    if to_delete:
+        listing = {"collection": collection, "threshold": threshold, "files": result["to_delete"]}
+        typer.echo(json.dumps(listing, indent=2) if as_json else format_to_delete(result))
+        return
+    shown = duplicates_montage(media, result, out) if out and result["groups"] else 0
     typer.echo(json.dumps(result, indent=2) if as_json else format_duplicates(result))
     if out:
         more = f" (the first {shown} of {len(result['groups'])} groups)" if shown < len(result["groups"]) else ""

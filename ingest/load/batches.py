@@ -96,6 +96,32 @@ def embed_into(
     return count
 
 
+def needing_embedding(
+    records: Iterable[ImageRecord], writer: StoreWriter, media: MediaStore, chunk: int = 32
+) -> Iterator[ImageRecord]:
+    """The records whose point is not stored yet. A photo loaded before is not embedded again:
+    the writer notes its place (and fills the EXIF facts its point lacks), and its media copy is
+    put back if it went missing. Asked in small chunks: each waits for the writes before it,
+    and holds its photos decoded."""
+    pending: list[ImageRecord] = []
+    for record in records:
+        pending.append(record)
+        if len(pending) >= chunk:
+            yield from _new_ones(pending, writer, media)
+            pending = []
+    yield from _new_ones(pending, writer, media)
+
+
+def _new_ones(records: list[ImageRecord], writer: StoreWriter, media: MediaStore) -> list[ImageRecord]:
+    if not records:
+        return []
+    new, stored = writer.split_stored(records)
+    for record in stored:
+        if record.data is not None:
+            media.put(record.sha256, record.data, record.image, (record.width, record.height), record.format)
+    return new
+
+
 def _hand_over(embedded: tuple[list[ImageRecord], Future], writer: StoreWriter) -> int:
     batch, future = embedded
     writer.submit(batch, *future.result())

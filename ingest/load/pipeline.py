@@ -16,7 +16,7 @@ from pathlib import Path
 
 from encoder.embed import Embedder
 from ingest.errors import UserError
-from ingest.load.batches import embed_into, stored_records
+from ingest.load.batches import embed_into, needing_embedding, stored_records
 from ingest.load.reader import Skipped, Source
 from ingest.load.records import read_records
 from ingest.load.sync import Applied, prune
@@ -61,6 +61,7 @@ class LoadReport:
     train_seconds: float = 0.0
     index_seconds: float = 0.0  # building the search index of a big collection, at the end
     synced: Applied | None = None  # with --prune: added, moved, removed
+    filled: int = 0  # photos loaded before EXIF was read, given their date, camera and place now
 
     def to_json(self) -> dict:
         return {
@@ -70,6 +71,7 @@ class LoadReport:
             "trained": self.trained,
             "indexed": self.indexed,
             "already_present": self.present,
+            "exif_filled": self.filled,
             "re_embedded": self.carried,
             "copies": [{"path": path, "copy_of": original} for path, original in self.copies],
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
@@ -128,18 +130,22 @@ def load(
             train_seconds=trained.seconds if trained else 0.0,
         )
         writer = StoreWriter(store, physical, embedder.model_id)
+        holds_points = store.count(physical) > 0
         try:  # a model trained here has read every file once already and reported what it could
             told = {s.path for s in skipped}
             untold = (lambda entry: None if entry.path in told else skip(entry)) if trained else skip
             # closing(): a reader stopped by an error ends its progress line before the error is told
             with closing(read_records(source, untold, options.show_progress, decode_picture)) as records:
-                embed_into(records, embedder, writer, media)
+                embed_into(
+                    needing_embedding(records, writer, media) if holds_points else records, embedder, writer, media
+                )
             if old and old.physical != physical:
                 with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:
                     report.carried = embed_into(records, embedder, writer)
         finally:
             counts = writer.close()
         report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
+        report.filled = counts.filled
         if report.indexed + report.present + report.carried == 0:
             if old is None:
                 store.delete_collection(physical)  # created by this run, holds nothing
@@ -181,6 +187,8 @@ def prepare(store: Store, options: LoadOptions, embedder: Embedder) -> tuple[col
     )
     if old is None:
         store.set_alias(options.collection, physical)
+    else:  # made by an earlier version: the date, camera and place indexes come now
+        store.ensure_payload_indexes(physical)
     return old, physical
 
 

@@ -157,15 +157,23 @@ class Source:
                 if (seen - 1) % every:
                     continue
                 try:
-                    opened = _open_plain_file(full)
-                    if isinstance(opened, str):
-                        entry = Skipped(rel, opened)
-                    else:
-                        with opened as f:
-                            entry = _read_entry(rel, f, os.fstat(f.fileno()).st_size)
-                except OSError as exc:
-                    entry = Skipped(rel, f"unreadable ({exc.strerror or exc})")
-                yield entry
+                    yield _read_plain_file(full, rel)
+                except FileNotFoundError:
+                    yield Skipped(rel, "gone before it was read")
+
+
+def _read_plain_file(full: Path, rel: str) -> RawFile | Skipped:
+    """A folder's file; FileNotFoundError when it is gone, as `read_file` needs to know."""
+    try:
+        opened = _open_plain_file(full)
+        if isinstance(opened, str):
+            return Skipped(rel, opened)
+        with opened as f:
+            return _read_entry(rel, f, os.fstat(f.fileno()).st_size)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        return Skipped(rel, f"unreadable ({exc.strerror or exc})")
 
 
 # Opened without waiting (a named pipe's open blocks until someone writes to it) and without
@@ -218,3 +226,12 @@ def _zip_entry_problem(info: zipfile.ZipInfo) -> str | None:
     if info.flag_bits & 0x1:
         return "encrypted"
     return zip_limits.entry_problem(info)
+
+
+def read_file(folder: Path, path: str) -> RawFile | Skipped | None:
+    """One file of a folder by its '/'-separated path (`ingest watch`), with the checks a folder's
+    iteration makes; None when it is gone (deleted or moved since it was seen)."""
+    try:
+        return _read_plain_file(folder / path, path)
+    except FileNotFoundError:
+        return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from ingest.exif import FACT_FIELDS, photo_facts
 from ingest.images import DecodedImage, ImageRejected
 from ingest.load.reader import RawFile, Skipped, Source
 from ingest.progress import progress
@@ -22,7 +23,8 @@ from ingest.progress import progress
 # Point ids are UUIDv5 of the image's SHA-256 in this namespace: same bytes, same point.
 POINT_NAMESPACE = uuid.UUID("6f1c2a4e-5b7d-4e8f-9a0b-1c2d3e4f5a6b")
 # What the payload says of the file itself; the writer adds model_id, recon_error, ingested_at
-# (and `copies`, the other places the same bytes were found).
+# (and `copies`, the other places the same bytes were found). When, with what and where the photo
+# was taken (`ingest.exif.FACT_FIELDS`) come with them, as far as the file says.
 FILE_FIELDS = ("path", "source", "label", "width", "height", "format", "bytes", "sha256")
 # Files at least this big are decoded on helper threads, DECODE_THREADS at a time, while the next
 # ones are read: a 12-megapixel JPEG takes 40-50 ms to decode even at 1/8 of its size, and one
@@ -61,6 +63,7 @@ class ImageRecord:
     # the photo is a tensor and its copy is in the media store (`without_pixels`).
     image: Image.Image | None = field(repr=False)
     data: bytes | None = field(default=None, repr=False)  # also None when re-read from the media store
+    facts: dict = field(default_factory=dict)  # from its EXIF: taken_at, camera, location, ... (`ingest.exif`)
 
     @property
     def id(self) -> str:
@@ -77,12 +80,20 @@ class ImageRecord:
 
     def payload(self, model_id: str, recon_error: float, ingested_at: str) -> dict:
         fields = {name: getattr(self, name) for name in FILE_FIELDS}
-        return {**fields, "model_id": model_id, "recon_error": float(recon_error), "ingested_at": ingested_at}
+        return {
+            **fields,
+            **self.facts,
+            "model_id": model_id,
+            "recon_error": float(recon_error),
+            "ingested_at": ingested_at,
+        }
 
     @classmethod
     def from_payload(cls, payload: dict, image: Image.Image) -> ImageRecord:
-        """A stored point's record, its picture read back from the media store (--retrain)."""
-        return cls(**{name: payload.get(name) for name in FILE_FIELDS}, image=image)
+        """A stored point's record, its picture read back from the media store (--retrain); its
+        EXIF facts come from the payload (a media copy may be a JPEG made without them)."""
+        facts = {name: payload[name] for name in FACT_FIELDS if name in payload}
+        return cls(**{name: payload.get(name) for name in FILE_FIELDS}, image=image, facts=facts)
 
 
 def read_records(
@@ -149,4 +160,5 @@ def _record(
         sha256=sha256,
         image=decoded.image,
         data=entry.data,
+        facts=photo_facts(decoded.exif),
     )

@@ -71,10 +71,19 @@ class Applied:
         }
 
 
-def plan(store: Store, collection: str, gone: Gone) -> Changes:
-    """Every point is read (its places only): a place of one source can be any point's copy."""
+def plan(store: Store, collection: str, gone: Gone, ids: list[str] | None = None) -> Changes:
+    """Every point is read (its places only): a place of one source can be any point's copy.
+    With `ids`, only those points (`ingest watch` knows which bytes each gone file held)."""
     changes = Changes()
-    for point in store.points(collection, payload=PLACE_KEYS):
+    if ids is None:
+        points = store.points(collection, payload=PLACE_KEYS)
+    else:
+        points = [
+            r
+            for i in range(0, len(ids), RETRIEVE_CHUNK)
+            for r in store.retrieve(collection, ids[i : i + RETRIEVE_CHUNK], payload=PLACE_KEYS)
+        ]
+    for point in points:
         payload, sha = point.payload, point.payload.get("sha256") or ""
         here = {"source": payload.get("source"), "path": payload.get("path")}
         copies = payload.get("copies") or []

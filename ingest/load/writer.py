@@ -3,7 +3,8 @@ time overlaps the next batch's decoding and embedding instead of adding to it.
 
 All store calls of a load happen on this one thread, in submission order, so a batch sees
 every earlier batch's points: a photo met twice is stored once, and the second place it was
-found is recorded in the point's `copies`.
+found is recorded in the point's `copies`. A stored point that lacks the EXIF facts (loaded
+before they were read) gets them from its file when a load meets it again: no re-embedding.
 
 Earlier versions named a source by its base name (`DCIM`), now by its full path: a place
 written that way is renamed when a load meets the same file at the same path again.
@@ -27,6 +28,7 @@ class WriteCounts:
     present: int = 0  # already in the collection (same bytes)
     copies: list[tuple[str, str]] = field(default_factory=list)  # (path, path of the stored original)
     renamed: int = 0  # places that named this source by its base name, now by its full path
+    filled: int = 0  # stored points given the EXIF facts they lacked
 
 
 class StoreWriter:
@@ -44,6 +46,12 @@ class StoreWriter:
             self._pending.pop(0).result()
         self._pending.append(self._pool.submit(self._write, records, vectors, recon_errors))
 
+    def split_stored(self, records: list[ImageRecord]) -> tuple[list[ImageRecord], list[ImageRecord]]:
+        """(the records to embed, those whose point is already stored). The stored ones are
+        dealt with here, after every batch submitted so far: a new place noted, missing facts
+        filled. Only worth asking of a collection that holds points already."""
+        return self._pool.submit(self._split_stored, records).result()
+
     def close(self) -> WriteCounts:
         try:
             for future in self._pending:
@@ -52,30 +60,51 @@ class StoreWriter:
             self._pool.shutdown(wait=True, cancel_futures=True)
         return self.counts
 
+    def _stored(self, records: list[ImageRecord]) -> dict[str, dict]:
+        keys = ["path", "source", "copies", "taken_from"]
+        return {r.id: r.payload for r in self.store.retrieve(self.collection, [r.id for r in records], payload=keys)}
+
+    def _split_stored(self, records: list[ImageRecord]) -> tuple[list[ImageRecord], list[ImageRecord]]:
+        stored = self._stored(records)
+        self._rename_old_sources(records, stored)
+        for record in records:
+            if record.id in stored:
+                self._note_stored(record, stored[record.id])
+        return [r for r in records if r.id not in stored], [r for r in records if r.id in stored]
+
     def _write(self, records: list[ImageRecord], vectors: np.ndarray, recon_errors: np.ndarray) -> None:
-        stored = {
-            r.id: r.payload
-            for r in self.store.retrieve(self.collection, [r.id for r in records], payload=["path", "source", "copies"])
-        }
+        stored = self._stored(records)
+        self._rename_old_sources(records, stored)
         written_at = now()
         new: dict[str, Point] = {}
-        renamed: dict[str, list[str]] = {}  # full path of a source -> points named by its base name
         for record, vector, error in zip(records, vectors, recon_errors):
             if record.id in new:  # a second copy within this batch: its point is not written yet
                 self._note_copy(record, new[record.id].payload, persisted=False)
             elif record.id in stored:
-                payload = stored[record.id]
-                if _old_name_of(record, payload):
-                    payload["source"] = record.source
-                    renamed.setdefault(record.source, []).append(record.id)
-                self._note_copy(record, payload, persisted=True)
+                self._note_stored(record, stored[record.id])
             else:
                 new[record.id] = Point(record.id, vector, record.payload(self.model_id, error, written_at))
         self.store.upsert(self.collection, list(new.values()))
         self.counts.indexed += len(new)
+
+    def _rename_old_sources(self, records: list[ImageRecord], stored: dict[str, dict]) -> None:
+        """Points whose source an earlier version named by its base name get its full path."""
+        renamed: dict[str, list[str]] = {}  # full path of a source -> its points named the old way
+        for record in records:
+            payload = stored.get(record.id)
+            if payload is not None and _old_name_of(record, payload):
+                payload["source"] = record.source
+                renamed.setdefault(record.source, []).append(record.id)
         for source, ids in renamed.items():
             self.store.set_payload(self.collection, ids, {"source": source})
             self.counts.renamed += len(ids)
+
+    def _note_stored(self, record: ImageRecord, payload: dict) -> None:
+        self._note_copy(record, payload, persisted=True)
+        if "taken_from" not in payload and record.facts:
+            self.store.set_payload(self.collection, [record.id], record.facts)
+            payload.update(record.facts)  # a second copy later in the batch fills nothing
+            self.counts.filled += 1
 
     def _note_copy(self, record: ImageRecord, payload: dict, persisted: bool) -> None:
         self.counts.present += 1

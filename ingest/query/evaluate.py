@@ -28,8 +28,9 @@ from collections.abc import Sequence
 
 from ingest.errors import UserError
 from ingest.progress import progress
+from ingest.query.narrowing import describe
 from ingest.query.neighbours import StoredPoints, nearest_others, read_points
-from ingest.store import Store
+from ingest.store import Store, Where
 from ingest.store.collections import CollectionState
 
 TOP_CONFUSIONS = 10
@@ -50,10 +51,15 @@ def average_precision_at_k(relevant: Sequence[bool], k: int, total_relevant: int
     return precision_sum / min(k, total_relevant)
 
 
-def evaluate(store: Store, state: CollectionState, k: int = 10, show_progress: bool = True) -> dict:
-    """Evaluate the collection `state` at K; the result is JSON-ready (see `format_evaluation`)."""
+def evaluate(
+    store: Store, state: CollectionState, k: int = 10, show_progress: bool = True, where: Where | None = None
+) -> dict:
+    """Evaluate the collection `state` at K; the result is JSON-ready (see `format_evaluation`).
+    With `where`, only its photos (a time range, a camera) query, and only among themselves."""
     started = time.perf_counter()
-    points = read_points(store, state.physical, ["label"])
+    points = read_points(store, state.physical, ["label"], where)
+    if where and not len(points):
+        raise UserError(f"no photo of collection {state.name!r} is {describe(where)}: widen the filter")
     labels = [p.get("label") for p in points.payloads]
     label_sizes = Counter(label for label in labels if label is not None)
     if not label_sizes:
@@ -74,7 +80,7 @@ def evaluate(store: Store, state: CollectionState, k: int = 10, show_progress: b
     subset = StoredPoints([points.ids[i] for i in queries], points.vectors[queries], [])
     label_of_id = dict(zip(points.ids, labels))
     with progress(f"querying {state.name} ({len(queries):,} queries)", len(queries), show_progress) as bar:
-        neighbours = nearest_others(store, state.physical, subset, k, on_query=bar.advance)
+        neighbours = nearest_others(store, state.physical, subset, k, on_query=bar.advance, where=where)
 
     per_label: dict[str, dict[str, float]] = defaultdict(lambda: {"queries": 0, "p": 0.0, "ap": 0.0})
     confusions: Counter[tuple[str, str]] = Counter()
@@ -112,6 +118,7 @@ def evaluate(store: Store, state: CollectionState, k: int = 10, show_progress: b
             for label, t in sorted(per_label.items())
         },
         "confusions": most_confused(confusions, per_label, k),
+        "filter": describe(where) if where else None,
         "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -152,9 +159,10 @@ def store_evaluation(store: Store, state: CollectionState, result: dict) -> None
 
 def format_evaluation(result: dict) -> str:
     k = result["k"]
+    among = f" (photos {result['filter']})" if result.get("filter") else ""
     lines = [
         f"collection {result['collection']!r}, model {result['model_id']}: {result['queries']:,} queries "
-        f"against {result['points']:,} points in {result['seconds']:.1f}s",
+        f"against {result['points']:,} points{among} in {result['seconds']:.1f}s",
         f"  precision@{k:<4} {result['precision_at_k']:.3f}   (random ranking: {result['chance_precision_at_k']:.3f})",
         f"  mAP@{k:<10} {result['map_at_k']:.3f}",
     ]

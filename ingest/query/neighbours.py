@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.store import Store
+from ingest.store import Store, Where
 
 BATCH = 256
 
@@ -34,10 +34,10 @@ class Neighbour:
     score: float  # cosine similarity to the query point
 
 
-def read_points(store: Store, collection: str, payload_keys: Sequence[str]) -> StoredPoints:
-    """Every point of the collection with its vector and the named payload keys."""
+def read_points(store: Store, collection: str, payload_keys: Sequence[str], where: Where | None = None) -> StoredPoints:
+    """Every point of the collection (that `where` keeps) with its vector and the named payload keys."""
     ids, vectors, payloads = [], [], []
-    for point in store.points(collection, payload=list(payload_keys), vectors=True):
+    for point in store.points(collection, where, payload=list(payload_keys), vectors=True):
         ids.append(point.id)
         vectors.append(point.vector)
         payloads.append(point.payload)
@@ -52,6 +52,7 @@ def nearest_others(
     k: int,
     min_score: float | None = None,
     on_query: Callable[[int], None] = lambda _: None,
+    where: Where | None = None,
 ) -> list[list[Neighbour]]:
     """For each point (in `points` order), its k nearest *other* points, best first.
 
@@ -60,11 +61,12 @@ def nearest_others(
     those k+1 are all at least as close as the point itself, so the first k of them are
     still exactly the k nearest others. Byte-identical files are one point, so they never
     show up as each other's neighbours; `ingest duplicates` reports them from `copies`.
+    With `where`, neighbours are only points it keeps (photos of a time range, a camera).
     """
     results: list[list[Neighbour]] = []
     for start in range(0, len(points), BATCH):
         chunk_ids = points.ids[start : start + BATCH]
-        answers = store.search_batch(collection, points.vectors[start : start + BATCH], k + 1, min_score)
+        answers = store.search_batch(collection, points.vectors[start : start + BATCH], k + 1, min_score, where)
         for own_id, found in zip(chunk_ids, answers):
             results.append([Neighbour(s.id, s.score) for s in found if s.id != own_id][:k])
         on_query(len(chunk_ids))

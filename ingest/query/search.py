@@ -7,7 +7,7 @@ through that model's fixed transform and encoder, then the store ranks by cosine
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -21,6 +21,9 @@ from ingest.store.damage import embedder_from
 
 # A point picked without a query vector (a random pick, a browsed page) has no score.
 NO_SCORE = float("nan")
+# Where a page of photos in the order they were taken starts: a `taken_at`, and the ids of the
+# photos of that moment already shown.
+DateCursor = tuple[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,14 @@ class Index:
         return self.embedder.embed_images([image])[0][0]
 
     def by_image(
-        self, image: Image.Image, k: int = 10, label: str | None = None, min_score: float | None = None
+        self,
+        image: Image.Image,
+        k: int = 10,
+        label: str | None = None,
+        min_score: float | None = None,
+        where: Where | None = None,
     ) -> list[Hit]:
-        return self.by_vector(self.embed(image), k, label, min_score)
+        return self.by_vector(self.embed(image), k, label, min_score, where)
 
     def by_point(
         self, point_id: str, k: int = 10, label: str | None = None, min_score: float | None = None
@@ -89,10 +97,16 @@ class Index:
         return [Hit.of(s) for s in found]
 
     def by_vector(
-        self, vector: np.ndarray, k: int = 10, label: str | None = None, min_score: float | None = None
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        label: str | None = None,
+        min_score: float | None = None,
+        where: Where | None = None,
     ) -> list[Hit]:
         # A payload filter inside the store, so K results come back even when the label is rare.
-        return [Hit.of(s) for s in self.store.search(self.physical, vector, k, Where(label=label), min_score)]
+        found = self.store.search(self.physical, vector, k, narrowed_by(where, label), min_score)
+        return [Hit.of(s) for s in found]
 
     def by_examples(
         self,
@@ -102,14 +116,14 @@ class Index:
         label: str | None = None,
         min_score: float | None = None,
         exclude: Sequence[str] = (),
+        where: Where | None = None,
     ) -> list[Hit]:
-        """Several example photos, and photos to stay away from (Qdrant's recommendation query)."""
+        """Several example photos, and photos to stay away from (Qdrant's recommendation query);
+        `where` narrows the results (a time range, a camera: `ingest.query.narrowing`)."""
+        within = narrowed_by(where, label, exclude)
         if len(positives) == 1 and not negatives:  # the plain search, scored by cosine as always
-            where = Where(label=label, exclude_ids=tuple(exclude))
-            return [Hit.of(s) for s in self.store.search(self.physical, positives[0], k, where, min_score)]
-        found = self.store.recommend(
-            self.physical, positives, negatives, k, Where(label=label, exclude_ids=tuple(exclude)), min_score
-        )
+            return [Hit.of(s) for s in self.store.search(self.physical, positives[0], k, within, min_score)]
+        found = self.store.recommend(self.physical, positives, negatives, k, within, min_score)
         return [Hit.of(s) for s in found]
 
     def examples(self, point_ids: Sequence[str]) -> dict[str, tuple[Hit, np.ndarray]]:
@@ -138,17 +152,47 @@ class Index:
         found = self.store.retrieve(self.physical, [point_id])
         return Hit.of(found[0]) if found else None
 
-    def sample(self, label: str | None = None) -> Hit | None:
-        found = self.store.sample(self.physical, Where(label=label))
+    def sample(self, label: str | None = None, where: Where | None = None) -> Hit | None:
+        found = self.store.sample(self.physical, narrowed_by(where, label))
         return Hit.of(found) if found else None
 
     def browse(
-        self, label: str | None = None, path_words: str | None = None, limit: int = 24, offset: str | None = None
+        self,
+        label: str | None = None,
+        path_words: str | None = None,
+        limit: int = 24,
+        offset: str | None = None,
+        where: Where | None = None,
     ) -> tuple[list[Hit], str | None]:
         """One page of points in id order, filtered inside the store (every word of
         path_words must be a whole word of the path: `cat 0042` finds `animals/cat/0042.jpg`);
         returns the page and the offset of the next one (None after the last)."""
-        records, next_offset = self.store.scroll(
-            self.physical, Where(label=label, path_words=path_words), limit, offset
-        )
+        within = replace(narrowed_by(where, label), path_words=path_words)
+        records, next_offset = self.store.scroll(self.physical, within, limit, offset)
         return [Hit.of(r) for r in records], next_offset
+
+    def by_date_taken(
+        self, limit: int, start: DateCursor | None = None, newest_first: bool = False, where: Where | None = None
+    ) -> tuple[list[Hit], DateCursor | None]:
+        """One page of the dated photos in the order they were taken, from `start` (where the
+        previous page ended); returns it and where the next one starts (None after the last).
+        Photos without a date are not in this order."""
+        moment, shown = start or (None, ())
+        within = narrowed_by(where, exclude=shown)
+        found = [
+            Hit.of(r) for r in self.store.ordered(self.physical, "taken_at", limit + 1, within, newest_first, moment)
+        ]
+        page = found[:limit]
+        if len(found) <= limit:
+            return page, None
+        # Qdrant's order_by starts at a value, included: the next page leaves out by id the photos
+        # of its first moment already shown (a burst without sub-seconds shares one).
+        last = page[-1].payload["taken_at"]
+        at_last = tuple(h.id for h in page if h.payload["taken_at"] == last)
+        return page, (last, at_last + (shown if last == moment else ()))
+
+
+def narrowed_by(where: Where | None, label: str | None = None, exclude: Sequence[str] = ()) -> Where:
+    """`where` (a time range, a camera, ...) with a label and points to leave out added."""
+    within = where or Where()
+    return replace(within, label=label or within.label, exclude_ids=within.exclude_ids + tuple(exclude))

@@ -11,11 +11,22 @@ from contextlib import contextmanager
 
 from ingest.errors import UserError
 from ingest.settings import Settings
-from ingest.store.base import Layout, Point, Record, Scored, Store, Where
+from ingest.store.base import Layout, Near, Point, Record, Scored, Store, Where
 from ingest.store.errors import translate_errors
 from ingest.store.lock import StoreBusy
 
-__all__ = ["Layout", "Point", "Record", "Scored", "Store", "StoreBusy", "Where", "open_store", "embedded_store_exists"]
+__all__ = [
+    "Layout",
+    "Near",
+    "Point",
+    "Record",
+    "Scored",
+    "Store",
+    "StoreBusy",
+    "Where",
+    "open_store",
+    "embedded_store_exists",
+]
 
 
 def embedded_store_exists(settings: Settings) -> bool:

@@ -21,9 +21,11 @@ SCROLL_PAGE = 1000
 # engine indexes them when it creates a collection, so a filtered search stays fast. Only
 # these: each index costs every upsert (on Edge, sha256's and ingested_at's, which nothing
 # filters on, took 8 of the engine's 46 us per point: docs/measurements.md).
-KEYWORD_FIELDS = ("label", "source")
+KEYWORD_FIELDS = ("label", "source", "camera")
 TEXT_FIELDS = ("path",)  # matched by whole words (the page's browse filter)
 FLOAT_FIELDS = ("recon_error",)  # ordered by (`ingest outliers`)
+DATETIME_FIELDS = ("taken_at",)  # filtered by range and ordered by (--taken-after, Browse by date)
+GEO_FIELDS = ("location",)  # filtered by distance (--near)
 
 
 @dataclass(frozen=True)
@@ -48,21 +50,45 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class Near:
+    """Within `km` kilometres of a place (latitude and longitude in degrees)."""
+
+    lat: float
+    lon: float
+    km: float
+
+
+@dataclass(frozen=True)
 class Where:
     """The filters the product uses, all run inside the store: an exact label, an exact
-    source, every word of `path_words` a whole word of the path, and points left out by id."""
+    source, every word of `path_words` a whole word of the path, and points left out by id;
+    taken at or after `taken_after` and before `taken_before` (ISO times on the camera's
+    clock, `taken_at`), with one of `cameras`, within a distance of a place."""
 
     label: str | None = None
     source: str | None = None
     path_words: str | None = None
     exclude_ids: tuple[str, ...] = ()
+    taken_after: str | None = None
+    taken_before: str | None = None
+    cameras: tuple[str, ...] = ()
+    near: Near | None = None
 
     @property
     def words(self) -> str:
         return (self.path_words or "").strip()
 
     def __bool__(self) -> bool:
-        return bool(self.label or self.source or self.words or self.exclude_ids)
+        return bool(
+            self.label
+            or self.source
+            or self.words
+            or self.exclude_ids
+            or self.taken_after
+            or self.taken_before
+            or self.cameras
+            or self.near
+        )
 
 
 @dataclass(frozen=True)
@@ -155,7 +181,7 @@ class Store(ABC):
 
     @abstractmethod
     def search_batch(
-        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
+        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None, where: Where | None = None
     ) -> list[list[Scored]]:
         """One search per row of `vectors`, without payloads: the engine answers them together."""
 
@@ -176,13 +202,36 @@ class Store(ABC):
     def sample(self, name: str, where: Where | None = None) -> Record | None:
         """One point drawn at random (None when none matches)."""
 
-    @abstractmethod
     def highest(self, name: str, key: str, limit: int) -> list[Record]:
         """The points with the largest values of a float payload field, largest first."""
+        return self.ordered(name, key, limit, descending=True)
+
+    @abstractmethod
+    def ordered(
+        self,
+        name: str,
+        key: str,
+        limit: int,
+        where: Where | None = None,
+        descending: bool = False,
+        start_from: str | float | None = None,
+    ) -> list[Record]:
+        """Points by a datetime or float payload field, from `start_from` on (included); points
+        without the field are left out, as Qdrant's order_by leaves them out."""
 
     @abstractmethod
     def facet(self, name: str, key: str, where: Where | None = None) -> dict[str, int]:
         """Value -> number of points, for a keyword payload field."""
+
+    def missing_payload_indexes(self, name: str) -> list[str]:
+        """The indexed fields a collection made by an earlier version lacks: its filters on them
+        work (scanning), but facets and orderings need the index."""
+        return []
+
+    def ensure_payload_indexes(self, name: str) -> list[str]:
+        """Create the payload indexes a collection made by an earlier version lacks; returns the
+        fields indexed now."""
+        return []
 
     def build_index(self, name: str) -> bool:
         """Make searches of a big collection fast after a load (a server does it by itself)."""

@@ -13,7 +13,9 @@ from qdrant_client import QdrantClient, models
 
 from ingest.errors import UserError
 from ingest.store.base import (
+    DATETIME_FIELDS,
     FLOAT_FIELDS,
+    GEO_FIELDS,
     KEYWORD_FIELDS,
     SCROLL_PAGE,
     TEXT_FIELDS,
@@ -38,6 +40,15 @@ def qdrant_filter(where: Where | None) -> models.Filter | None:
         must.append(models.FieldCondition(key="source", match=models.MatchValue(value=where.source)))
     if where.words:
         must.append(models.FieldCondition(key="path", match=models.MatchText(text=where.words)))
+    if where.taken_after or where.taken_before:
+        moments = models.DatetimeRange(gte=where.taken_after, lt=where.taken_before)
+        must.append(models.FieldCondition(key="taken_at", range=moments))
+    if where.cameras:
+        must.append(models.FieldCondition(key="camera", match=models.MatchAny(any=list(where.cameras))))
+    if where.near:
+        centre = models.GeoPoint(lat=where.near.lat, lon=where.near.lon)
+        radius = models.GeoRadius(center=centre, radius=where.near.km * 1000)
+        must.append(models.FieldCondition(key="location", geo_radius=radius))
     must_not = [models.HasIdCondition(has_id=list(where.exclude_ids))] if where.exclude_ids else None
     return models.Filter(must=must or None, must_not=must_not)
 
@@ -88,19 +99,21 @@ class ClientStore(Store):
         )
         if self.embedded:
             return  # local mode has no payload indexes (and warns about them)
-        schemas = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
-        schemas += [
-            (
-                f,
-                models.TextIndexParams(
-                    type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True
-                ),
-            )
-            for f in TEXT_FIELDS
-        ]
-        schemas += [(f, models.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS]
-        for field, schema in schemas:
+        for field, schema in _payload_indexes():
             self.client.create_payload_index(name, field, schema)
+
+    def missing_payload_indexes(self, name: str) -> list[str]:
+        if self.embedded:
+            return []  # local mode has no payload indexes, and needs none
+        present = set(self.client.get_collection(name).payload_schema or {})
+        return [field for field, _ in _payload_indexes() if field not in present]
+
+    def ensure_payload_indexes(self, name: str) -> list[str]:
+        missing = self.missing_payload_indexes(name)
+        for field, schema in _payload_indexes():
+            if field in missing:
+                self.client.create_payload_index(name, field, schema, wait=True)
+        return missing
 
     def delete_collection(self, name: str) -> None:
         self.client.delete_collection(name)
@@ -184,13 +197,15 @@ class ClientStore(Store):
         return [Scored(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
     def search_batch(
-        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
+        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None, where: Where | None = None
     ) -> list[list[Scored]]:
         results: list[list[Scored]] = []
-        rows = np.asarray(vectors, dtype=np.float32).tolist()
+        rows, condition = np.asarray(vectors, dtype=np.float32).tolist(), qdrant_filter(where)
         for start in range(0, len(rows), QUERY_CHUNK):
             requests = [
-                models.QueryRequest(query=row, limit=limit, score_threshold=min_score, with_payload=False)
+                models.QueryRequest(
+                    query=row, filter=condition, limit=limit, score_threshold=min_score, with_payload=False
+                )
                 for row in rows[start : start + QUERY_CHUNK]
             ]
             for response in self.client.query_batch_points(name, requests=requests):
@@ -233,9 +248,22 @@ class ClientStore(Store):
         )
         return _record(response.points[0]) if response.points else None
 
-    def highest(self, name: str, key: str, limit: int) -> list[Record]:
+    def ordered(
+        self,
+        name: str,
+        key: str,
+        limit: int,
+        where: Where | None = None,
+        descending: bool = False,
+        start_from: str | float | None = None,
+    ) -> list[Record]:
+        direction = models.Direction.DESC if descending else models.Direction.ASC
         records, _ = self.client.scroll(
-            name, limit=limit, with_payload=True, order_by=models.OrderBy(key=key, direction=models.Direction.DESC)
+            name,
+            scroll_filter=qdrant_filter(where),
+            limit=limit,
+            with_payload=True,
+            order_by=models.OrderBy(key=key, direction=direction, start_from=start_from),
         )
         return [_record(p) for p in records]
 
@@ -245,6 +273,15 @@ class ClientStore(Store):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _payload_indexes() -> list[tuple[str, object]]:
+    text = models.TextIndexParams(type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True)
+    schemas: list[tuple[str, object]] = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
+    schemas += [(f, text) for f in TEXT_FIELDS]
+    schemas += [(f, models.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS]
+    schemas += [(f, models.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS]
+    return schemas + [(f, models.PayloadSchemaType.GEO) for f in GEO_FIELDS]
 
 
 def _payload(payload: bool | Sequence[str]) -> bool | list[str]:

@@ -26,18 +26,11 @@ import numpy as np
 import qdrant_edge as qe
 
 from ingest.store import space
-from ingest.store.base import (
-    FLOAT_FIELDS,
-    KEYWORD_FIELDS,
-    TEXT_FIELDS,
-    Layout,
-    Point,
-    Store,
-)
+from ingest.store.base import Layout, Point, Store
 from ingest.store.catalog import Catalog
 from ingest.store.edge_indexing import SEGMENTS, BackgroundIndexing, optimizers_config
 from ingest.store.edge_reads import EdgeReads
-from ingest.store.edge_types import engine_errors
+from ingest.store.edge_types import engine_errors, payload_indexes
 from ingest.store.lock import DirectoryLock
 from ingest.store.manifest import Manifest
 from ingest.store.space import NEW_COLLECTION_BYTES, POINT_BYTES, RESERVE_BYTES, ensure_room, free_bytes
@@ -116,10 +109,7 @@ class EdgeStore(EdgeReads, Store):
         folder = self._folder(name)
         vectors = qe.EdgeVectorParams(dim, qe.Distance.Cosine)
         shard = qe.EdgeShard.create(str(folder), qe.EdgeConfig(vectors=vectors, optimizers=optimizers_config()))
-        indexes = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
-        indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in TEXT_FIELDS]
-        indexes += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
-        for field, schema in indexes:
+        for field, schema in payload_indexes():
             shard.update(qe.UpdateOperation.create_field_index(field, schema))
         shard.flush()
         return shard
@@ -183,6 +173,22 @@ class EdgeStore(EdgeReads, Store):
         shard = self._shard(name)
         self.catalog.deleted(name, ids)
         shard.update(qe.UpdateOperation.delete_points(list(ids)))
+
+    @engine_errors
+    def missing_payload_indexes(self, name: str) -> list[str]:
+        present = set(self._shard(name).info().payload_schema)
+        return [field for field, _ in payload_indexes() if field not in present]
+
+    @engine_errors
+    def ensure_payload_indexes(self, name: str) -> list[str]:
+        missing, shard = self.missing_payload_indexes(name), self._shard(name)
+        if missing:
+            ensure_room(self.root, POINT_BYTES * shard.info().points_count)
+            for field, schema in payload_indexes():
+                if field in missing:
+                    shard.update(qe.UpdateOperation.create_field_index(field, schema))
+            shard.flush()
+        return missing
 
     @engine_errors
     def build_index(self, name: str) -> bool:

@@ -69,13 +69,19 @@ class EdgeReads:
 
     @engine_errors
     def search_batch(
-        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None
+        self, name: str, vectors: np.ndarray, limit: int, min_score: float | None = None, where: Where | None = None
     ) -> list[list[Scored]]:
         shard, rows = self._shard(name), np.asarray(vectors, dtype=np.float32).tolist()
         results: list[list[Scored]] = []
         for start in range(0, len(rows), QUERY_CHUNK):
             requests = [
-                qe.QueryRequest(limit=limit, query=qe.Query.Nearest(row), score_threshold=min_score, with_payload=False)
+                qe.QueryRequest(
+                    limit=limit,
+                    query=qe.Query.Nearest(row),
+                    filter=edge_filter(where),
+                    score_threshold=min_score,
+                    with_payload=False,
+                )
                 for row in rows[start : start + QUERY_CHUNK]
             ]
             results += [[to_scored(p) for p in found] for found in shard.query_batch(qe.QueryBatchRequest(requests))]
@@ -112,9 +118,24 @@ class EdgeReads:
         return Record(str(found[0].id), found[0].payload or {}) if found else None
 
     @engine_errors
-    def highest(self, name: str, key: str, limit: int) -> list[Record]:
-        order = qe.OrderBy(key, qe.Direction.Desc)
-        records, _ = self._shard(name).scroll(qe.ScrollRequest(limit=limit, order_by=order, with_payload=True))
+    def ordered(
+        self,
+        name: str,
+        key: str,
+        limit: int,
+        where: Where | None = None,
+        descending: bool = False,
+        start_from: str | float | None = None,
+    ) -> list[Record]:
+        direction = qe.Direction.Desc if descending else qe.Direction.Asc
+        records, _ = self._shard(name).scroll(
+            qe.ScrollRequest(
+                limit=limit,
+                filter=edge_filter(where),
+                order_by=qe.OrderBy(key, direction, start_from),
+                with_payload=True,
+            )
+        )
         return [to_record(p) for p in records]
 
     @engine_errors

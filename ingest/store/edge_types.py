@@ -13,7 +13,16 @@ import numpy as np
 import qdrant_edge as qe
 
 from ingest.errors import UserError
-from ingest.store.base import Record, Scored, Where
+from ingest.store.base import (
+    DATETIME_FIELDS,
+    FLOAT_FIELDS,
+    GEO_FIELDS,
+    KEYWORD_FIELDS,
+    TEXT_FIELDS,
+    Record,
+    Scored,
+    Where,
+)
 from ingest.store.damage import collection_damaged
 
 _OS_ERROR = re.compile(r"os error (\d+)")
@@ -58,6 +67,14 @@ def edge_filter(where: Where | None) -> qe.Filter | None:
         must.append(qe.FieldCondition(key="source", match=qe.MatchValue(where.source)))
     if where.words:
         must.append(qe.FieldCondition(key="path", match=qe.MatchText(where.words)))
+    if where.taken_after or where.taken_before:
+        moments = qe.RangeDateTime(gte=where.taken_after, lt=where.taken_before)
+        must.append(qe.FieldCondition(key="taken_at", range=moments))
+    if where.cameras:
+        must.append(qe.FieldCondition(key="camera", match=qe.MatchAny(list(where.cameras))))
+    if where.near:
+        centre = qe.GeoPoint(where.near.lon, where.near.lat)
+        must.append(qe.FieldCondition(key="location", geo_radius=qe.GeoRadius(centre, where.near.km * 1000)))
     must_not = [qe.HasIdCondition({uuid.UUID(i) for i in where.exclude_ids})] if where.exclude_ids else None
     return qe.Filter(must=must or None, must_not=must_not)
 
@@ -73,3 +90,12 @@ def to_scored(point) -> Scored:
 
 def payload_selector(payload: bool | Sequence[str]) -> bool | list[str]:
     return payload if isinstance(payload, bool) else list(payload)
+
+
+def payload_indexes() -> list[tuple[str, object]]:
+    """Every payload index a collection gets, with its Edge schema."""
+    indexes: list[tuple[str, object]] = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+    indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in TEXT_FIELDS]
+    indexes += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
+    indexes += [(f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS]
+    return indexes + [(f, qe.PayloadSchemaType.Geo) for f in GEO_FIELDS]
