@@ -33,6 +33,14 @@ def fixed_transform(image: Image.Image, spec: TransformSpec) -> torch.Tensor:
     return TF.center_crop(pixels, side).contiguous()
 
 
+def shrunk(batch: torch.Tensor, side: int) -> torch.Tensor:
+    """uint8 images [B, 3, S, S] shrunk to side x side as the fixed transform shrinks a photo
+    (bicubic, antialiased): a training sample kept larger than the embedding side, seen as embedded."""
+    if batch.shape[-1] == side:
+        return batch
+    return TF.resize(batch, [side, side], interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+
+
 def _pillow_transform(image: Image.Image, side: int) -> torch.Tensor:
     """The fixed transform of checkpoints made before torchvision: Pillow's bicubic resize."""
     w, h = image.size
@@ -69,7 +77,7 @@ class AugmentConfig:
     grayscale_p: float = 0.2
     # Multi-crop (as in SwAV): extra small views of each image, tighter crops at 24 px, each at
     # about half a view's cost, matched to the image's two full views (TrainConfig). Four for
-    # thumbnails; photos train with six (ingest.load.training.recipe).
+    # thumbnails; photos train with six (encoder.recipe).
     small_views: int = 4
     small_side: int = 24
     small_crop_scale: tuple[float, float] = (0.1, 0.4)

@@ -83,9 +83,9 @@ def load(
     as_json: JsonOpt = False,
 ) -> None:
     """Index the images of a zip (or folder) into a collection, training a model first if it has none."""
+    from encoder.recipe import SIDES
     from ingest.load.pipeline import LoadOptions
     from ingest.load.pipeline import load as run_load
-    from ingest.load.training import SIDES
     from ingest.store import Layout
 
     if image_size is not None and image_size not in SIDES:
