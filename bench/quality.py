@@ -114,20 +114,17 @@ def run_variant(name: str, images, labels, sizes, budget_s: float, scratch: Path
     what, model_over, train_over, augment_over, other = variant(name)
     side = other.get("train_side") or choose_side([min(s) for s in sizes]).side
     chosen = for_collection(side, len(images))
-    model_cfg, train_cfg, embed_side, sample_side = chosen.model, chosen.training, chosen.embed_side, chosen.sample_side
+    model_cfg, train_cfg, embed_side = chosen.model, chosen.training, chosen.embed_side
     if "train_side" in other:
-        embed_side = sample_side = other["embed_side"]
+        embed_side = other["embed_side"]
     if other.get("embed_side") == "train":
         embed_side = model_cfg.image_size
     model_cfg = replace(model_cfg, **model_over)
     augment = replace(train_cfg.augment, **augment_over) if augment_over else train_cfg.augment
     train_cfg = replace(train_cfg, time_budget_s=budget_s, augment=augment, **train_over)
-    sample = tensors(images, max(sample_side, embed_side))
-    started = time.perf_counter()
-    models = scratch / "models"
-    path = fit(sample, models, model_cfg, train_cfg, {"source": "bench"}, whiten=chosen.whiten, embed_side=embed_side)
-    del sample
     data = tensors(images, embed_side)
+    started = time.perf_counter()
+    path = fit(data, scratch / "models", model_cfg, train_cfg, {"source": "bench"}, whiten=chosen.whiten)
     embedder = Embedder.from_file(path)
     vectors = np.concatenate([embedder.embed(data[i : i + 256])[0] for i in range(0, len(data), 256)])
     summary = embedder.checkpoint.summary

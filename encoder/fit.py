@@ -16,7 +16,6 @@ from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.model import ModelConfig
 from encoder.plots import save_reconstructions, save_training_plot
 from encoder.train import ProgressFactory, Resumable, TrainConfig, quiet, train
-from encoder.transforms import shrunk
 
 # The embedding's mean and whitening are estimated on at most this many training images: 32 per
 # dimension of a 256-d latent. A 50,000-photo load then embeds 8,192 photos for them, not its
@@ -34,22 +33,17 @@ def fit(
     flip_average: bool = True,
     whiten: bool = True,
     resumable: Resumable | None = None,
-    embed_side: int | None = None,
 ) -> Path:
-    """images: uint8 [N, 3, S, S] through the fixed transform; training crops its views from them
-    at the model's side (model_cfg.image_size, at most S). Photos will be embedded at `embed_side`
-    (default S; at most S): the embedding's statistics and the held-out reconstructions are
-    computed on the images shrunk to it. Embedding at a larger side than training sees pays:
-    random crops show animals larger than a centre crop does (FixRes; docs/decisions.md). Returns
-    the checkpoint's path. With `resumable`, an interrupted training resumes; its state is removed
-    once the model is saved."""
-    embed_side = embed_side or images.shape[-1]
+    """images: uint8 [N, 3, E, E] through the fixed transform, at the side E photos will be
+    embedded at; training crops its views from them at the model's side (model_cfg.image_size,
+    at most E). Embedding at a larger side than training sees pays: random crops show animals
+    larger than a centre crop does (FixRes; docs/measurements.md). Returns the checkpoint's path.
+    With `resumable`, an interrupted training resumes; its state is removed once the model is saved."""
     device = pick_device()
     result = train(images, model_cfg, train_cfg, device=device, progress=progress or quiet, resumable=resumable)
     model = result.model.to(device)
     stats_sample = result.train_indices[:STATS_IMAGES]  # the indices are in random order
-    batches = _batches(images, stats_sample, embed_side)
-    train_latents = torch.cat([latents(model, b, device, flip_average) for b in batches])
+    train_latents = torch.cat([latents(model, b, device, flip_average) for b in _batches(images, stats_sample)])
     mean = train_latents.mean(0)
     whitening = whitening_matrix(train_latents - mean).cpu() if whiten else None
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -57,7 +51,7 @@ def fit(
     checkpoint = ckpt.Checkpoint(
         model_id=ckpt.compute_model_id(model_cfg.to_dict(), state),
         model_config=model_cfg,
-        transform=TransformSpec(image_size=embed_side),
+        transform=TransformSpec(image_size=images.shape[-1]),
         state_dict=state,
         embedding_mean=mean.cpu(),
         embedding_whitening=whitening,
@@ -83,19 +77,19 @@ def fit(
     )
     embedder = Embedder(checkpoint, device)
     held_out = result.val_indices if len(result.val_indices) else result.train_indices[:64]
-    errors = torch.cat([torch.from_numpy(embedder.embed(b)[1]) for b in _batches(images, held_out, embed_side)])
+    errors = torch.cat([torch.from_numpy(embedder.embed(b)[1]) for b in _batches(images, held_out)])
     checkpoint.summary["held_out_recon_mse"] = errors.mean().item()
     folder = models_dir / checkpoint.model_id
     ckpt.save(checkpoint, folder / CHECKPOINT_NAME)
     save_training_plot(history, result.best_epoch, folder / TRAINING_PLOT)
-    sample = next(_batches(images, held_out[:12], embed_side))
+    sample = images[held_out[:12]]
     save_reconstructions(sample, embedder.reconstruct(sample), folder / RECONSTRUCTIONS)
     if resumable:
         training_state.remove(resumable.path)  # a finished training leaves nothing behind
     return folder / CHECKPOINT_NAME
 
 
-def _batches(images: torch.Tensor, indices: torch.Tensor, side: int):
-    """images[indices] at `side`, a batch at a time: a large training sample is never copied whole."""
-    size = batch_size_for(side)
-    return (shrunk(images[indices[i : i + size]], side) for i in range(0, len(indices), size))
+def _batches(images: torch.Tensor, indices: torch.Tensor):
+    """images[indices] a batch at a time: a large training sample is never copied whole."""
+    size = batch_size_for(images.shape[-1])
+    return (images[indices[i : i + size]] for i in range(0, len(indices), size))

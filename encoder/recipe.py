@@ -21,10 +21,8 @@ from encoder.transforms import AugmentConfig
 # the pixels.
 SIDES = (32, 48, 64, 96, 128)
 PHOTO_SIDE = 48
-# A collection of fewer photos than this trains with the few-photos recipe (`few_photos`): its
-# epochs are short, and its sample is small enough to keep at FEW_PHOTOS_SOURCE px.
+# A collection of fewer photos than this gets the few-photos recipe (`few_photos`).
 FEW_PHOTOS = 1000
-FEW_PHOTOS_SOURCE = 224
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,6 @@ class Recipe:
     model: ModelConfig
     training: TrainConfig
     embed_side: int  # the fixed transform's side: every photo and query is embedded at it
-    sample_side: int  # the side the training sample is kept at, at least embed_side
     why: str  # one line, for the load's output and the checkpoint
     # Whiten the embedding (encoder.embed.whitening_matrix), not only centre it: it needs a sample
     # well over the latent's 256 dimensions to estimate a covariance from.
@@ -71,7 +68,7 @@ def thumbnails(side: int) -> Recipe:
     gained nothing)."""
     embed = side * 5 // 4
     why = "thumbnails keep their layout"
-    return Recipe("thumbnails", ModelConfig(image_size=side), TrainConfig(), embed, embed, why)
+    return Recipe("thumbnails", ModelConfig(image_size=side), TrainConfig(), embed, why)
 
 
 def photos(side: int) -> Recipe:
@@ -89,22 +86,21 @@ def photos(side: int) -> Recipe:
         image_size=side, pooling="avg", bottleneck_side=side // 16, decoder_input="map", decoder_map_side=side // 8
     )
     training = TrainConfig(view_source_side=side * 5 // 3, augment=AugmentConfig(small_views=6))
-    embed = side * 7 // 3
-    return Recipe("photos", model, training, embed, embed, "views cut from each photo at 80 px")
+    return Recipe("photos", model, training, side * 7 // 3, "the embedding whitened")
 
 
 def few_photos(side: int) -> Recipe:
-    """A few hundred photos: the photo recipe, with its views cut from each photo at 224 px and its
-    small views tighter (5-25% of the photo instead of 10-40%) and larger (32 px instead of 24):
-    local views at a higher resolution than the full ones, as DINO's are, so that a small animal
-    in the frame is seen in detail. Its sample is kept at 224 px (a thousand photos: 150 MB). Its
-    embedding is centred, not whitened: a few hundred photos are too few to estimate the 256-d
-    latent's covariance, and whitening by it cost P@10 on every small collection measured."""
+    """Fewer than FEW_PHOTOS photos: the photo recipe, its embedding centred but not whitened.
+    Whitening divides each direction of the 256-d latent by its spread, estimated on the training
+    photos; a few hundred photos are too few to estimate it, and the directions they barely span
+    are blown up: on 400 photos of big cats whitening cost P@10 (docs/decisions.md)."""
     base = photos(side)
-    augment = replace(base.training.augment, small_side=32, small_crop_scale=(0.05, 0.25))
-    training = replace(base.training, view_source_side=FEW_PHOTOS_SOURCE, augment=augment)
-    why = "local views cut at 224 px, so that a small animal is seen in detail"
-    return replace(base, name="few photos", training=training, sample_side=FEW_PHOTOS_SOURCE, why=why, whiten=False)
+    return replace(
+        base,
+        name="few photos",
+        whiten=False,
+        why="the embedding centred, not whitened: too few photos to estimate its spread",
+    )
 
 
 def for_collection(side: int, photo_count: int) -> Recipe:

@@ -33,14 +33,6 @@ def fixed_transform(image: Image.Image, spec: TransformSpec) -> torch.Tensor:
     return TF.center_crop(pixels, side).contiguous()
 
 
-def shrunk(batch: torch.Tensor, side: int) -> torch.Tensor:
-    """uint8 images [B, 3, S, S] shrunk to side x side as the fixed transform shrinks a photo
-    (bicubic, antialiased): a training sample kept larger than the embedding side, seen as embedded."""
-    if batch.shape[-1] == side:
-        return batch
-    return TF.resize(batch, [side, side], interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
-
-
 def _pillow_transform(image: Image.Image, side: int) -> torch.Tensor:
     """The fixed transform of checkpoints made before torchvision: Pillow's bicubic resize."""
     w, h = image.size

@@ -23,7 +23,6 @@ from encoder.checkpoint import TransformSpec
 from encoder.embed import Embedder
 from encoder.recipe import (
     FEW_PHOTOS,
-    FEW_PHOTOS_SOURCE,
     PHOTO_SIDE,
     SIDES,
     choose_side,
@@ -70,11 +69,8 @@ def test_a_collection_gets_the_recipe_of_its_size():
     few, many = for_collection(PHOTO_SIDE, FEW_PHOTOS - 1), for_collection(PHOTO_SIDE, FEW_PHOTOS)
     assert (few.name, many.name) == ("few photos", "photos")
     assert many == replace(photos(PHOTO_SIDE), why=f"{FEW_PHOTOS:,} photos: {photos(PHOTO_SIDE).why}")
-    # The same model, embedded at the same side; only what training cuts its views from differs.
-    assert few.model == many.model and few.embed_side == many.embed_side == 112
-    assert (few.sample_side, few.training.view_source_side) == (FEW_PHOTOS_SOURCE, FEW_PHOTOS_SOURCE)
-    assert (many.sample_side, many.training.view_source_side) == (112, 80)
-    assert few.training.augment.small_crop_scale[1] < many.training.augment.small_crop_scale[1]
+    # The same model, trained and embedded alike; only the embedding's statistics differ.
+    assert (few.model, few.training, few.embed_side) == (many.model, many.training, many.embed_side)
     assert not few.whiten and many.whiten
 
 
@@ -105,10 +101,8 @@ def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     # A photo model redraws from the encoder's map one stage before the last, at the side it embeds at.
     embedder = Embedder.from_file(Path(facts["pictures"]["reconstructions"]).parent / "model.pt")
     assert embedder.checkpoint.model_config.decoder_map_side == PHOTO_SIDE // 8
-    # Photos train with six small multi-crop views (thumbnails with four), and the checkpoint says so:
-    # a few photos' views are cut from them at 224 px, though they are embedded at 112.
+    # Photos train with six small multi-crop views (thumbnails with four), and the checkpoint says so.
     assert embedder.checkpoint.train_config["augment"]["small_views"] == 6
-    assert embedder.checkpoint.train_config["view_source_side"] == FEW_PHOTOS_SOURCE > embed_side
     assert embedder.checkpoint.embedding_whitening is None  # a few photos are centred, not whitened
     assert (
         facts["model"]["redrawn_from"]

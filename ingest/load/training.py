@@ -159,8 +159,7 @@ def train_model(
     chosen = for_collection(choice.side, photos)
     model_cfg, train_cfg, embed_side = chosen.model, chosen.training, chosen.embed_side
     examples: list[bytes] = []
-    sample_spec = TransformSpec(image_size=chosen.sample_side)
-    images, info = training_images(source, sample_spec, on_skip, show_progress, examples)
+    images, info = training_images(source, TransformSpec(image_size=embed_side), on_skip, show_progress, examples)
     if len(images) == 0:
         raise UserError(no_images())
     if len(images) < MIN_TRAIN_IMAGES:
@@ -176,8 +175,7 @@ def train_model(
     if epochs is not None:  # --epochs N: exactly N epochs, instead of as many as fit the time budget
         train_cfg = replace(train_cfg, epochs=epochs, time_budget_s=None)
     elif train_cfg.time_budget_s is not None:
-        # Timed on a batch of the embedding's shape: what the pixels are does not change the time.
-        after = embedding_seconds(model_cfg, images[:, :, :embed_side, :embed_side], info["images"])
+        after = embedding_seconds(model_cfg, images, info["images"])
         after += reading_seconds(examples, info["images"], embed_side)
         budget = training_budget(train_cfg.time_budget_s, time.perf_counter() - started, after)
         train_cfg = replace(train_cfg, time_budget_s=budget.seconds)
@@ -187,17 +185,7 @@ def train_model(
     state = models_dir / "training" / f"{request.collection}.pt"
     resumable = Resumable(state, f"{info['fingerprint']}:{purpose}", notify)
     bars = progress if show_progress else None
-    path = fit(
-        images,
-        models_dir,
-        model_cfg,
-        train_cfg,
-        info,
-        bars,
-        whiten=chosen.whiten,
-        resumable=resumable,
-        embed_side=embed_side,
-    )
+    path = fit(images, models_dir, model_cfg, train_cfg, info, bars, whiten=chosen.whiten, resumable=resumable)
     del images
     return_freed_heap()
     return TrainedModel(path, time.perf_counter() - started)
