@@ -24,12 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
 
 from encoder.device import bf16_is_fast, pick_device  # noqa: E402
+from encoder.recipe import for_collection  # noqa: E402
 from encoder.train import _Run  # noqa: E402
-from ingest.load.training import recipe  # noqa: E402
 
 
 def measure(side: int, steps: int, device: torch.device) -> dict:
-    model_cfg, cfg, _ = recipe(side)
+    chosen = for_collection(side, photo_count=10_000)  # the recipe of a collection of thousands
+    model_cfg, cfg = chosen.model, chosen.training
     kept = cfg.view_source_side or side
     # The training split holds `steps` batches; the validation split is not trained on.
     images = torch.randint(0, 256, (round(steps * cfg.batch_size / (1 - cfg.val_fraction)) + 1, 3, kept, kept))

@@ -69,7 +69,7 @@ class AugmentConfig:
     grayscale_p: float = 0.2
     # Multi-crop (as in SwAV): extra small views of each image, tighter crops at 24 px, each at
     # about half a view's cost, matched to the image's two full views (TrainConfig). Four for
-    # thumbnails; photos train with six (ingest.load.training.recipe).
+    # thumbnails; photos train with six (encoder.recipe).
     small_views: int = 4
     small_side: int = 24
     small_crop_scale: tuple[float, float] = (0.1, 0.4)

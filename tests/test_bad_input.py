@@ -121,7 +121,7 @@ def test_search_and_info_errors(loaded_home, tmp_path):
 
 
 def test_the_help_of_image_size_lists_the_sides_a_load_accepts(tmp_path):
-    from ingest.load.training import SIDES
+    from encoder.recipe import SIDES
 
     done = run_cli(tmp_path / "home", "load", "--help")  # 200 columns: the help on one line
     assert done.returncode == 0

@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,18 @@ from PIL import Image
 
 from encoder.checkpoint import TransformSpec
 from encoder.embed import Embedder
+from encoder.recipe import (
+    FEW_PHOTOS,
+    PHOTO_SIDE,
+    SIDES,
+    choose_side,
+    few_photos,
+    for_collection,
+    photos,
+)
 from encoder.transforms import fixed_transform
 from ingest.load import training
 from ingest.load.reader import Source
-from ingest.load.training import PHOTO_SIDE, SIDES, choose_side, recipe
 
 from conftest import run_cli
 from images_for_tests import photo, photos_zip, write_zip
@@ -54,6 +63,17 @@ def test_a_few_huge_panoramas_change_nothing():
     assert choose_side([20] * 97 + [9000] * 3).side == 32  # tiny icons: the smallest side, never below
 
 
+def test_a_collection_gets_the_recipe_of_its_size():
+    assert for_collection(32, 6000).name == "thumbnails"
+    assert for_collection(32, 100).name == "thumbnails"  # a few thumbnails: nothing to cut finer views from
+    few, many = for_collection(PHOTO_SIDE, FEW_PHOTOS - 1), for_collection(PHOTO_SIDE, FEW_PHOTOS)
+    assert (few.name, many.name) == ("few photos", "photos")
+    assert many == replace(photos(PHOTO_SIDE), why=f"{FEW_PHOTOS:,} photos: {photos(PHOTO_SIDE).why}")
+    # The same model, trained and embedded alike; only the embedding's statistics differ.
+    assert (few.model, few.training, few.embed_side) == (many.model, many.training, many.embed_side)
+    assert not few.whiten and many.whiten
+
+
 def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     archive = tmp_path / "photos.zip"
     photos_zip(archive, 20)
@@ -61,20 +81,29 @@ def test_the_load_says_what_it_chose_and_info_records_it(tmp_path):
     result = run_cli(home, "load", str(archive), "--epochs", "1")
     assert result.returncode == 0, result.stderr
     said = [line for line in result.stderr.splitlines() if line.startswith("input side")]
-    embed_side = recipe(PHOTO_SIDE)[2]
+    embed_side = photos(PHOTO_SIDE).embed_side
     assert said == [
         f"input side {embed_side} px, trained on {PHOTO_SIDE} px crops: the median photo's shorter side is 200 px; "
         f"{PHOTO_SIDE} px keeps an animal recognisable and is the largest side the time budget trains well"
     ]
+    # 20 photos are a few: the load says which recipe it chose and why, and the checkpoint records it.
+    why = few_photos(PHOTO_SIDE).why
+    assert f"recipe: few photos (20 photos, fewer than {FEW_PHOTOS:,}: {why})" in result.stderr.splitlines()
     facts = json.loads(run_cli(home, "info", "--json").stdout)
     assert facts["model"]["image_size"] == PHOTO_SIDE and facts["model"]["embed_side"] == embed_side
     assert facts["model"]["trained_on"]["input_side"] == said[0].removeprefix("input side ")
+    assert facts["model"]["trained_on"]["recipe"] == {
+        "name": "few photos",
+        "why": f"20 photos, fewer than 1,000: {why}",
+    }
+    assert f"recipe       few photos: 20 photos, fewer than 1,000: {why}" in run_cli(home, "info").stdout
     assert Image.open(facts["pictures"]["reconstructions"]).size[1] > 0
     # A photo model redraws from the encoder's map one stage before the last, at the side it embeds at.
     embedder = Embedder.from_file(Path(facts["pictures"]["reconstructions"]).parent / "model.pt")
     assert embedder.checkpoint.model_config.decoder_map_side == PHOTO_SIDE // 8
     # Photos train with six small multi-crop views (thumbnails with four), and the checkpoint says so.
     assert embedder.checkpoint.train_config["augment"]["small_views"] == 6
+    assert embedder.checkpoint.embedding_whitening is None  # a few photos are centred, not whitened
     assert (
         facts["model"]["redrawn_from"]
         == f"the encoder's {PHOTO_SIDE // 8}x{PHOTO_SIDE // 8} map of a {PHOTO_SIDE} px picture"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from encoder import checkpoint as ckpt
+from encoder.recipe import PHOTO_SIDE, photos
 from ingest.load import budget
 from ingest.load.budget import (
     AFTER_TRAINING_FIXED_S,
@@ -15,7 +16,7 @@ from ingest.load.budget import (
     training_budget,
 )
 from ingest.load.reader import Source
-from ingest.load.training import PHOTO_SIDE, TrainingRequest, recipe, train_model
+from ingest.load.training import TrainingRequest, train_model
 
 from images_for_tests import photos_zip
 
@@ -41,7 +42,8 @@ def test_a_collection_too_large_for_the_target_still_trains_a_model():
 
 
 def test_the_time_after_training_grows_with_the_photos_to_embed():
-    model_cfg, _, embed_side = recipe(PHOTO_SIDE)
+    chosen = photos(PHOTO_SIDE)
+    model_cfg, embed_side = chosen.model, chosen.embed_side
     images = torch.randint(0, 256, (24, 3, embed_side, embed_side), dtype=torch.uint8)
     few, many = embedding_seconds(model_cfg, images, 24), embedding_seconds(model_cfg, images, 100_000)
     assert AFTER_TRAINING_FIXED_S < few < 60

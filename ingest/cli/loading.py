@@ -99,9 +99,10 @@ def load(
 ) -> None:
     """Index the images of a zip (or folder) into a collection, training a model first if it has none."""
     from encoder import live
+    from encoder.recipe import SIDES
     from ingest.load.pipeline import LoadOptions
     from ingest.load.pipeline import load as run_load
-    from ingest.load.training import SIDES, state_path
+    from ingest.load.training import state_path
     from ingest.store import Layout
 
     if image_size is not None and image_size not in SIDES:

@@ -8,10 +8,9 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import random
-import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,9 +20,9 @@ import torch
 from encoder import live
 from encoder.checkpoint import TransformSpec
 from encoder.fit import fit
-from encoder.model import ModelConfig
-from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
-from encoder.transforms import AugmentConfig, fixed_transform
+from encoder.recipe import SideChoice, choose_side, for_collection
+from encoder.train import MIN_TRAIN_IMAGES, Resumable
+from encoder.transforms import fixed_transform
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode, picture_size
 from ingest.load.budget import LOAD_TARGET_S, embedding_seconds, reading_seconds, training_budget
@@ -32,42 +31,14 @@ from ingest.load.records import DECODE_THREADS
 from ingest.progress import progress
 
 MAX_TRAIN_IMAGES = 50_000
-# The training sample is kept in memory as uint8 at the embedding side: at most this many bytes
+# The training sample is kept in memory as uint8 at the recipe's sample side (the embedding side,
+# or 224 px for a few photos): at most this many bytes
 # (14,000 photos at 112 px, about two epochs of the budget on 2 cores). With 1 GiB (28,000), a
 # 50,000-photo load peaked at 2.3 GB; the load's target is 2 GB (docs/measurements.md).
 MAX_TRAIN_BYTES = 1 << 29
-# The sides a model can train at, and the largest one the time budget trains well on 2 CPU cores
-# (docs/measurements.md, "The input side"). Thumbnails keep their own size. Photos are embedded
-# at a larger side than training's crops (`recipe`).
-SIDES = (32, 48, 64, 96, 128)
-PHOTO_SIDE = 48
 SIZE_SAMPLE = 1000  # photos whose size is read (headers only) to choose the side
 EXAMPLES = 8  # photos read again to time the load's reading (budget.reading_seconds)
 MIN_TRAIN_S = 30.0  # the least a load of a few minutes (--minutes) trains
-
-
-@dataclass(frozen=True)
-class SideChoice:
-    side: int
-    reason: str  # one line, for the load's output and the checkpoint
-
-
-def choose_side(shorter_sides: Sequence[int], out_of: int | None = None) -> SideChoice:
-    """The training side for photos whose shorter sides (as shown) are these: the largest side
-    in SIDES that the median photo does not have to be enlarged to, at most PHOTO_SIDE."""
-    if not shorter_sides:
-        return SideChoice(SIDES[0], f"{SIDES[0]} px: no photo size could be read")
-    median = statistics.median(shorter_sides)
-    sampled = f" (from {len(shorter_sides):,} of {out_of:,} files)" if out_of and out_of > len(shorter_sides) else ""
-    fits = [side for side in SIDES if side <= median] or [SIDES[0]]
-    side = min(fits[-1], PHOTO_SIDE)
-    if median <= side:
-        why = "the photos' own size"
-    elif side < PHOTO_SIDE:
-        why = f"a larger side ({SIDES[SIDES.index(side) + 1]} px) would enlarge most of them"
-    else:
-        why = f"{side} px keeps an animal recognisable and is the largest side the time budget trains well"
-    return SideChoice(side, f"{side} px crops: the median photo's shorter side is {median:g} px{sampled}; {why}")
 
 
 def sample_sizes(source: Source, show_progress: bool) -> tuple[list[int], int]:
@@ -189,10 +160,14 @@ def train_model(
     state = state_path(models_dir, request.collection)
     live.update(live.progress_path(state), phase="reading the photos to train on")
     if image_size is None:
-        choice = choose_side(*sample_sizes(source, show_progress))
+        sizes, total = sample_sizes(source, show_progress)
+        choice = choose_side(sizes, total)
+        photos = min(total, len(sizes) * max(1, -(-total // SIZE_SAMPLE)))  # sizes read 1 in every so many
     else:
         choice = SideChoice(image_size, f"{image_size} px: given by --image-size")
-    model_cfg, train_cfg, embed_side = recipe(choice.side)
+        photos = source.count()
+    chosen = for_collection(choice.side, photos)
+    model_cfg, train_cfg, embed_side = chosen.model, chosen.training, chosen.embed_side
     examples: list[bytes] = []
     images, info = training_images(source, TransformSpec(image_size=embed_side), on_skip, show_progress, examples)
     if len(images) == 0:
@@ -204,7 +179,9 @@ def train_model(
         )
     said = f"{embed_side} px, trained on {choice.reason}"
     notify(f"input side {said}")  # told once it is known there is something to train on
+    notify(f"recipe: {chosen.name} ({chosen.why})")
     info["input_side"] = said
+    info["recipe"] = {"name": chosen.name, "why": chosen.why}
     if epochs is not None:  # --epochs N: exactly N epochs, instead of as many as fit the time budget
         train_cfg = replace(train_cfg, epochs=epochs, time_budget_s=None)
     elif train_cfg.time_budget_s is not None:
@@ -221,7 +198,7 @@ def train_model(
     purpose = "retrain" if request.retrain else "load"
     resumable = Resumable(state, f"{info['fingerprint']}:{purpose}", notify)
     bars = progress if show_progress else None
-    path = fit(images, models_dir, model_cfg, train_cfg, info, progress=bars, resumable=resumable)
+    path = fit(images, models_dir, model_cfg, train_cfg, info, progress=bars, whiten=chosen.whiten, resumable=resumable)
     live.update(live.progress_path(state), phase="embedding the photos")
     del images
     return_freed_heap()
@@ -238,27 +215,3 @@ def return_freed_heap() -> None:
     except (OSError, AttributeError, TypeError):  # not glibc: macOS, musl, Windows
         return
     trim(0)
-
-
-def recipe(side: int) -> tuple[ModelConfig, TrainConfig, int]:
-    """The model and its training for this training side, and the side photos are embedded at.
-    Measured on real photos and on thumbnails (docs/measurements.md):
-    - photos get a global average of the last map, not its layout: the animal can be anywhere in
-      a photo, and averaging finds it wherever it is; thumbnails, all animal, keep the layout;
-    - photos train on 48 px crops of the photo at 80 px: as good per epoch as 64 px crops, and
-      more epochs fit the budget;
-    - batches of 64 (TrainConfig's default): about four times the optimiser steps of 256 in the
-      same time; on thumbnails the best of 32 to 256 at the budget, on photos as good per epoch;
-    - photos are embedded at 7/3 of training's side, thumbnails at 5/4: training's random crops
-      show an animal larger than a centre crop does, and a larger side makes up for it (FixRes);
-    - photos are redrawn from the encoder's map one stage before the last (6x6 at 48 px), not from
-      the embedding: the animal's shape instead of a wash of the scene's colours;
-    - photos get six small multi-crop views, thumbnails four: on photos six beat four and eight in
-      the same time, on thumbnails a 24 px view costs half a full one and six gained nothing."""
-    if side <= 32:
-        return ModelConfig(image_size=side), TrainConfig(), side * 5 // 4
-    photos = ModelConfig(
-        image_size=side, pooling="avg", bottleneck_side=side // 16, decoder_input="map", decoder_map_side=side // 8
-    )
-    training = TrainConfig(view_source_side=side * 5 // 3, augment=AugmentConfig(small_views=6))
-    return photos, training, side * 7 // 3

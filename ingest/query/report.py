@@ -94,6 +94,8 @@ def format_info(facts: dict) -> str:
             lines.append(f"             {losses}")
         if data.get("input_side"):
             lines.append(f"input side   {data['input_side']}")
+        if data.get("recipe"):
+            lines.append(f"recipe       {data['recipe']['name']}: {data['recipe']['why']}")
         lines.append(f"pictures     {facts['pictures']['training_plot']}")
         redrawn = f" (redrawn from {model['redrawn_from']})" if model.get("redrawn_from") else ""
         lines.append(f"             {facts['pictures']['reconstructions']}{redrawn}")
