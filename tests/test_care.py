@@ -25,6 +25,7 @@ from ingest.store import collections as cols
 from ingest.store.media import decode_picture
 
 from conftest import ROOT, cli_env, run_cli, store_at
+from test_ui_apptest import as_read
 
 QUERIES = 20
 
@@ -196,7 +197,7 @@ def _page_shows_it_without_reading(home: Path, monkeypatch, caption: str) -> Non
     at.run()
     at.text_input(key="browse_words").set_value("intruder").run()
     assert not at.exception
-    assert [c for image in at.image for c in image.captions] == [caption]  # a placeholder, drawn
+    assert [as_read(c) for image in at.image for c in image.captions] == [caption]  # a placeholder, drawn
     # As the query: its picture is asked of the media store (refused: a grey square), its vector found.
     next(b for b in at.button if b.key and b.key.startswith("browse-") and b.label == "Search").click().run()
     assert not at.exception

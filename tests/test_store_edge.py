@@ -129,9 +129,11 @@ def test_a_loaded_collection_indexes_exactly_the_fields_filters_and_orderings_us
         schema = store._shard(physical).info().payload_schema
         points = store.count(physical)
     assert points > 0
-    assert {field: info.points for field, info in schema.items()} == dict.fromkeys(
-        ["label", "source", "path", "recon_error"], points
-    )
+    exif = dict.fromkeys(["taken_at", "camera", "location"], 0)  # indexed, but these photos carry no EXIF
+    assert {field: info.points for field, info in schema.items()} == {
+        **dict.fromkeys(["label", "source", "path", "recon_error"], points),
+        **exif,
+    }
 
 
 # Vectors of 2,048 dimensions: Edge indexes a segment once it holds about 10 MB of vectors, so

@@ -32,15 +32,19 @@ def training_panel(settings: Settings, collection: str | None, controls: bool, r
     training runs, and the whole page once one ends (its collection has a new model then); the
     notices that rerun the whole page by themselves pass False."""
     training_dir = settings.models_dir / "training"
-    was_running = any(live.running(facts) for facts in live.under_way(training_dir))
+    # A training started a moment ago holds its lock before it writes its first progress file
+    # (that waits for torch to load): it is under way already, and the page must follow it.
+    was_active = training_job.holder(settings.models_dir) is not None or any(
+        live.running(facts) for facts in live.under_way(training_dir)
+    )
 
-    @st.fragment(run_every=REFRESH_S if refresh and was_running else None)
+    @st.fragment(run_every=REFRESH_S if refresh and was_active else None)
     def follow() -> None:
         jobs = live.under_way(training_dir)
         running = [facts for facts in jobs if live.running(facts)]
-        if refresh and was_running and not running:
+        holder = training_job.holder(settings.models_dir)
+        if refresh and was_active and not running and holder is None:
             st.rerun()
-        holder = training_job.holder(settings.models_dir) if controls else None
         for facts in jobs:
             stoppable = controls and holder is not None and holder.get("pid") == facts.get("pid")
             _job(facts, facts in running, settings.models_dir if stoppable else None)
