@@ -4,16 +4,12 @@ made-up set, scored by the product's own `evaluate` through a real embedded stor
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from baselines import colour_histogram, raw_pixels  # noqa: E402
-
+from bench.baselines import colour_histogram, raw_pixels
 from ingest.load.records import point_id  # noqa: E402
 from ingest.query.evaluate import evaluate  # noqa: E402
 from ingest.store import Point  # noqa: E402
