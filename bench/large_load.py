@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import ROOT
 from bench.child_memory import PeakMemory
-from bench.scale import ROOT, variants_zip
+from bench.load_rate import variants_zip
 
 SOURCES = ("bigcats", "dogbreeds")
 
