@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from bench.baselines import colour_histogram, raw_pixels
-from ingest.load.records import point_id  # noqa: E402
-from ingest.query.evaluate import evaluate  # noqa: E402
-from ingest.store import Point  # noqa: E402
-from ingest.store.collections import CollectionState  # noqa: E402
-from ingest.store.edge import EdgeStore  # noqa: E402
+from ingest.load.records import point_id
+from ingest.query.evaluate import evaluate
+from ingest.store import Point
+from ingest.store.collections import CollectionState
+from ingest.store.edge import EdgeStore
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
