@@ -49,13 +49,14 @@ test: install chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
-# The runs behind docs/measurements.md (about an hour on 2 cores); each prints JSON.
+# The runs behind docs/measurements.md (about an hour on 2 cores); each prints JSON. The data sets
+# are looked for in $CBIR_DATASETS, else ../shared/datasets (bench/datasets.py).
 bench: install
-	for zip in bigcats dogbreeds cifar10-animals; do $(BIN)/python bench/quality.py --zip $$zip --product; done
-	$(BIN)/python bench/quality.py --zip bigcats --subset 100 --product
-	$(BIN)/python bench/scale.py --points 100000 --load-photos 50000
-	$(BIN)/python bench/edge_payload.py
-	$(BIN)/python bench/query.py
+	for zip in bigcats dogbreeds cifar10-animals; do $(BIN)/python -m bench.quality --zip $$zip --product; done
+	$(BIN)/python -m bench.quality --zip bigcats --subset 100 --product
+	$(BIN)/python -m bench.scale --points 100000 --load-photos 50000
+	$(BIN)/python -m bench.edge_payload
+	$(BIN)/python -m bench.query
 
 clean:
 	rm -rf cbir-data test-artifacts streamlit.log

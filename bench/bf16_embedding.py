@@ -3,7 +3,7 @@ embedded in float32 and in bfloat16 by one model, a photo embedded alone against
 a JPEG copy (quality 90) against its original, which is what `ingest duplicates` relies on.
 Prints JSON; where bfloat16 is not native it is emulated (slow, but the vectors are the same).
 
-    python bench/bf16_embedding.py --model cbir-data/models/<id>/model.pt --zip ../shared/datasets/bigcats.zip
+    python -m bench.bf16_embedding --model cbir-data/models/<id>/model.pt --zip bigcats
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -20,11 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-
-from encoder.device import bf16_is_fast  # noqa: E402
-from encoder.embed import Embedder  # noqa: E402
+from bench import datasets
+from encoder.device import bf16_is_fast
+from encoder.embed import Embedder
 
 
 def photos(zip_path: Path, count: int) -> list[Image.Image]:
@@ -64,7 +61,12 @@ def summary(cosines: np.ndarray) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--zip", type=Path, required=True)
+    parser.add_argument(
+        "--zip",
+        type=datasets.zip_path,
+        required=True,
+        help="a data set by name (bench/datasets.py), or the path of a zip",
+    )
     parser.add_argument("--photos", type=int, default=400)
     args = parser.parse_args()
     embedder = Embedder.from_file(args.model)

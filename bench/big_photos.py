@@ -1,7 +1,7 @@
 """A load of phone-sized photos (4032 x 3024 JPEGs) with a trained model: photos a second, CPU
 seconds and peak memory, and what one photo costs at each step of reading it. Prints JSON.
 
-    python bench/big_photos.py [--photos 300] [--compare OTHER_CHECKOUT] [--rounds 3]
+    python -m bench.big_photos [--photos 300] [--compare OTHER_CHECKOUT] [--rounds 3]
 
 The photos are `bigcats.zip`'s, enlarged to 12 megapixels with grain added (so that a file is
 about as busy as a photo and the scale it is decoded at shows in its pixels), saved as JPEG at
@@ -28,20 +28,18 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scale import ROOT
 
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-
-from encoder.checkpoint import TransformSpec  # noqa: E402
-from encoder.transforms import fixed_transform  # noqa: E402
-from ingest.store.media import MediaStore, decode_picture  # noqa: E402
+from bench import ROOT, datasets
+from encoder.checkpoint import TransformSpec
+from encoder.transforms import fixed_transform
+from ingest.store.media import MediaStore, decode_picture
 
 SIDE = (4032, 3024)
 
 
 def phone_zip(path: Path, photos: int) -> None:
     rng = np.random.default_rng(0)
-    with zipfile.ZipFile(ROOT.parent / "shared" / "datasets" / "bigcats.zip") as source:
+    with zipfile.ZipFile(datasets.zip_path("bigcats")) as source:
         names = [i.filename for i in source.infolist() if not i.is_dir()]
         with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as out:  # JPEGs do not deflate
             for n, name in enumerate(names[:: max(1, len(names) // photos)][:photos]):

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The default load's quality and minutes on a GPU machine (README, "On a GPU"): for each zip
-# named, bench/quality.py --product (the real `ingest load ZIP`, then `ingest evaluate`), its
-# JSON and log written into the folder named first.
+# named, `python -m bench.quality --product` (the real `ingest load ZIP`, then `ingest
+# evaluate`), its JSON and log written into the folder named first. Each zip is a data set's
+# name (bench/datasets.py) or a zip's path. Run from the repository root:
 #
-#     bash bench/device_quality.sh OUT_DIR path/to/bigcats.zip path/to/cifar10-animals.zip
+#     bash bench/device_quality.sh OUT_DIR bigcats cifar10-animals
 set -euo pipefail
 out=$1
 shift
@@ -15,7 +16,7 @@ mkdir -p "$out"
 } | tee "$out/machine.txt"
 for zip in "$@"; do
     name=$(basename "$zip" .zip)
-    PYTHONUNBUFFERED=1 python3 bench/quality.py --zip "$zip" --product >"$out/quality-$name-gpu.json" 2>"$out/quality-$name-gpu.log" ||
+    PYTHONUNBUFFERED=1 python3 -m bench.quality --zip "$zip" --product >"$out/quality-$name-gpu.json" 2>"$out/quality-$name-gpu.log" ||
         { tail -40 "$out/quality-$name-gpu.log"; exit 1; }
     tail -25 "$out/quality-$name-gpu.json"
 done

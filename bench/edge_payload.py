@@ -4,25 +4,20 @@ fields, and for the payload `ingest load` writes. This conversion, with the GIL 
 an upsert's time on this project's machine (docs/measurements.md, "The embedded store at 100,000
 points"). Prints JSON.
 
-    python bench/edge_payload.py [--points 20000]
+    python -m bench.edge_payload [--points 20000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import uuid
 from importlib.metadata import version
-from pathlib import Path
 
 import qdrant_edge as qe
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-
-from ingest.load.records import ImageRecord, now  # noqa: E402
+from ingest.load.records import ImageRecord, now
 
 FIELDS = 11  # as many as the product's payload
 

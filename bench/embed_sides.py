@@ -3,8 +3,8 @@ checkpoint records, and with the latent whitened (each eigenvalue shrinkage give
 centred: the FixRes and whitening tables of docs/measurements.md. Embedding again is cheap, so this
 needs no training: give it the model a load made (`ingest info` says where it is). Prints JSON.
 
-    python bench/embed_sides.py --model cbir-data/models/<id>/model.pt --zip bigcats --sides 64,80,96,112,128
-    python bench/embed_sides.py --model ... --zip dogbreeds --sides 112 --shrinkages 0.0001,0.001,0.01,0.1
+    python -m bench.embed_sides --model cbir-data/models/<id>/model.pt --zip bigcats --sides 64,80,96,112,128
+    python -m bench.embed_sides --model ... --zip dogbreeds --sides 112 --shrinkages 0.0001,0.001,0.01,0.1
 """
 
 from __future__ import annotations
@@ -18,13 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
-
-from quality import DATASETS, read_photos, score, tensors  # noqa: E402
-
-from encoder.embed import Embedder, latents  # noqa: E402
+from bench import datasets
+from bench.quality import read_photos, score, tensors
+from encoder.embed import Embedder, latents
 
 
 def whitened(centred: np.ndarray, shrinkage: float) -> np.ndarray:
@@ -37,12 +33,12 @@ def whitened(centred: np.ndarray, shrinkage: float) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets, by name, or a path")
+    parser.add_argument("--zip", default="bigcats", help="a data set by name (bench/datasets.py), or the path of a zip")
     parser.add_argument("--subset", type=int, default=None, help="keep this many photos of each label")
     parser.add_argument("--sides", default="64,80,96,112,128")
     parser.add_argument("--shrinkages", default="0.001", help="whitening's eigenvalue shrinkage, comma-separated")
     args = parser.parse_args()
-    zip_path = Path(args.zip) if args.zip.endswith(".zip") else DATASETS / f"{args.zip}.zip"
+    zip_path = datasets.zip_path(args.zip)
     embedder = Embedder.from_file(args.model)
     images, labels, _ = read_photos(zip_path, args.subset)
     mean = embedder.mean.cpu().numpy()

@@ -23,26 +23,22 @@ Each mean comes with a 95% bootstrap interval over the queries, and so does each
 step's gain over the one before (paired).
 
     CBIR_HOME=DIR ingest load ../shared/datasets/cifar10-animals.zip
-    python bench/feedback.py --home DIR [--queries 500] [--seed 0]
+    python -m bench.feedback --home DIR [--queries 500] [--seed 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-
-from ingest.query.neighbours import read_points  # noqa: E402
-from ingest.query.search import Hit, Index  # noqa: E402
-from ingest.settings import DEFAULT_COLLECTION, Settings  # noqa: E402
-from ingest.store import open_store  # noqa: E402
+from ingest.query.neighbours import read_points
+from ingest.query.search import Hit, Index
+from ingest.settings import DEFAULT_COLLECTION, Settings
+from ingest.store import open_store
 
 K = 10
 LOOK_DEEPER = 100  # how far down the user scrolls for a same-label (or a wrong-label) result

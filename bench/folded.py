@@ -3,14 +3,13 @@ what a trained model retrieves? Embeds a zip's photos with a model both ways, th
 trained and folded, and scores each with `ingest evaluate`'s P@10 beside the colour histogram of
 the same photos, in the same run. Needs no training: give it the model a load made. Prints JSON.
 
-    python bench/folded.py --model cbir-data/models/<id>/model.pt --zip bigcats
+    python -m bench.folded --model cbir-data/models/<id>/model.pt --zip bigcats
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,15 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
-
-from baselines import baseline_features  # noqa: E402
-from quality import DATASETS, read_photos, score, tensors  # noqa: E402
-
-from encoder import checkpoint as ckpt  # noqa: E402
-from encoder.embed import Embedder  # noqa: E402
+from bench import datasets
+from bench.baselines import baseline_features
+from bench.quality import read_photos, score, tensors
+from encoder import checkpoint as ckpt
+from encoder.embed import Embedder
 
 HISTOGRAM = "colour histogram (8x8x8, square root)"
 
@@ -40,9 +35,9 @@ def embedded(embedder: Embedder, data) -> tuple[np.ndarray, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets, by name, or a path")
+    parser.add_argument("--zip", default="bigcats", help="a data set by name (bench/datasets.py), or the path of a zip")
     args = parser.parse_args()
-    zip_path = Path(args.zip) if args.zip.endswith(".zip") else DATASETS / f"{args.zip}.zip"
+    zip_path = datasets.zip_path(args.zip)
     images, labels, _ = read_photos(zip_path, None)
     folded = Embedder.from_file(args.model)
     as_trained = Embedder.from_file(args.model)

@@ -1,7 +1,7 @@
 """`ingest load` of a hostile zip (bench/hostile_corpus.py): how long it takes and how much memory
 it holds, and whether each bad entry was reported once and every good photo indexed. Prints JSON.
 
-    python bench/hostile_load.py [--cores 2] [--stop-mb 4000] [--stop-s 900]
+    python -m bench.hostile_load [--cores 2] [--stop-mb 4000] [--stop-s 900]
 
 Two loads of one zip into a fresh data directory, as the product runs them on 2 cores: the first
 trains a model (`--epochs 1`: the passes over the zip, not the training, are measured) and both
@@ -24,14 +24,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from child_memory import PeakMemory
-from hostile_corpus import BZIP2_ENTRIES, HIGH_RATIO_ENTRIES, STORED, entry, hostile_zip, write_raw_zip
-from scale import ROOT
-
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-from machine import machine  # noqa: E402
-
-from ingest.cli.app import printable  # noqa: E402
+from bench import ROOT
+from bench.child_memory import PeakMemory
+from bench.hostile_corpus import BZIP2_ENTRIES, HIGH_RATIO_ENTRIES, STORED, entry, hostile_zip, write_raw_zip
+from bench.machine import machine
+from ingest.cli.app import printable
 
 
 def timed_load(archive: Path, home: Path, cores: int, stop_mb: int, stop_s: float, *extra: str) -> dict:

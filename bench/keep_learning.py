@@ -3,9 +3,9 @@
 (`ingest load --epochs N`); and a client searching in a loop meanwhile, its queries and failures
 counted (an error, or fewer than K results). Prints JSON; each step's line goes to stderr as it ends.
 
-    python bench/keep_learning.py --zip bigcats                 # about 10 + 10 + 20 + 40 minutes on 2 cores
-    python bench/keep_learning.py --zip dogbreeds --out bench/results/keep-learning-dogbreeds.json
-    python bench/keep_learning.py --zip cifar10-animals-mini --load-epochs 2 --step-epochs 1,1   # a check, minutes
+    python -m bench.keep_learning --zip bigcats                 # about 10 + 10 + 20 + 40 minutes on 2 cores
+    python -m bench.keep_learning --zip dogbreeds --out bench/results/keep-learning-dogbreeds.json
+    python -m bench.keep_learning --zip cifar10-animals-mini --load-epochs 2 --step-epochs 1,1   # a check, minutes
 
 Every step is the product's own command, run as a user runs it (`python -m ingest.cli`), on a
 fresh data directory; P@10 is `ingest evaluate`'s. The searcher is a thread of this process that
@@ -25,20 +25,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
+from bench import ROOT, datasets
+from bench.machine import machine
+from encoder.embed import Embedder
+from ingest.query.search import Index
+from ingest.settings import Settings
+from ingest.store import collections as cols
+from ingest.store import open_store
+from ingest.store.media import MediaStore
 
-from machine import machine  # noqa: E402
-
-from encoder.embed import Embedder  # noqa: E402
-from ingest.query.search import Index  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
-from ingest.store import collections as cols  # noqa: E402
-from ingest.store import open_store  # noqa: E402
-from ingest.store.media import MediaStore  # noqa: E402
-
-DATASETS = ROOT.parent / "shared" / "datasets"
 SEARCH_EVERY_S = 0.5
 K = 10
 
@@ -113,14 +108,14 @@ def say(step: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets (name) or a path")
+    parser.add_argument("--zip", default="bigcats", help="a data set by name (bench/datasets.py), or the path of a zip")
     parser.add_argument("--steps", default="10,20", help="minutes of each `ingest train` after the load")
     parser.add_argument("--step-epochs", help="epochs of each `ingest train` instead of minutes (a quick check)")
     parser.add_argument("--load-epochs", type=int, help="the load trains exactly N epochs (a quick check)")
     parser.add_argument("--no-control", action="store_true", help="skip the single training of the same epochs")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
-    zip_path = Path(args.zip) if Path(args.zip).exists() else DATASETS / f"{args.zip}.zip"
+    zip_path = datasets.zip_path(args.zip)
     steps = (
         [("--epochs", e) for e in args.step_epochs.split(",")]
         if args.step_epochs

@@ -1,12 +1,12 @@
 """A default `ingest load` of a large folder of photo-sized pictures, training included: how long
 it takes, how much memory it holds, and what the load chose to train. Prints JSON.
 
-    python bench/large_load.py --photos 50000
+    python -m bench.large_load --photos 50000
 
-The zip is made from bigcats.zip and dogbreeds.zip of ../shared/datasets (4,781 real photos):
+The zip is made from bigcats.zip and dogbreeds.zip (bench/datasets.py; 4,781 real photos):
 each shrunk to a longer side of 320 px, then mirrored, rotated and shifted, re-encoded as JPEG
-(`scale.variants_zip`), so every file has distinct bytes. The variants of one photo are near
-duplicates of each other, so retrieval quality is not measured here (`bench/quality.py` does
+(`load_rate.variants_zip`), so every file has distinct bytes. The variants of one photo are near
+duplicates of each other, so retrieval quality is not measured here (`bench.quality` does
 that on the real photos): this is the time and memory of a load the size of a photo library.
 """
 
@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from child_memory import PeakMemory
-from scale import ROOT, variants_zip
+from bench import ROOT
+from bench.child_memory import PeakMemory
+from bench.load_rate import variants_zip
 
 SOURCES = ("bigcats", "dogbreeds")
 

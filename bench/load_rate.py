@@ -1,12 +1,13 @@
 """`ingest load` of tens of thousands of photos with an already trained model: the end-to-end rate
-(read, decode, copy, embed, write), for `bench/scale.py --load-photos N`.
+(read, decode, copy, embed, write), for `python -m bench.scale --load-photos N`.
 
-The zip is made from ../shared/datasets/cifar10-animals.zip: each of its 6,000 photos, then
-mirrored, rotated by 90, 180 and 270 degrees, and so on with a shifted crop, re-encoded as JPEG
-(quality 90), so every file has distinct bytes. With `exif`, each carries the EXIF block a phone
-writes (`phone_exif`: 60 tags and a 1.4 kB maker note, a date of its own), so that what reading
-EXIF costs is measured on the blocks real photos have. The model is the default architecture,
-trained for one epoch on the bundled sample (the rate does not depend on how well it was trained).
+The zip is made from the data set cifar10-animals.zip (bench/datasets.py): each of its 6,000
+photos, then mirrored, rotated by 90, 180 and 270 degrees, and so on with a shifted crop,
+re-encoded as JPEG (quality 90), so every file has distinct bytes. With `exif`, each carries the
+EXIF block a phone writes (`phone_exif`: 60 tags and a 1.4 kB maker note, a date of its own), so
+that what reading EXIF costs is measured on the blocks real photos have. The model is the default
+architecture, trained for one epoch on the bundled sample (the rate does not depend on how well it
+was trained).
 
 With `before` (a git revision), the same zip is also loaded by that revision's code (extracted
 with `git archive`), the two alternating, twice each, each into a fresh data directory holding
@@ -28,11 +29,12 @@ import time
 import zipfile
 from pathlib import Path
 
-from child_memory import PeakMemory
 from PIL import Image, ImageOps
 from PIL.TiffImagePlugin import IFDRational as R
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench import ROOT, datasets
+from bench.child_memory import PeakMemory
+
 ROUNDS = 2
 
 
@@ -61,12 +63,12 @@ def phone_exif(n: int) -> bytes:
 def variants_zip(
     path: Path, photos: int, sources: tuple[str, ...] = ("cifar10-animals",), longest: int = 0, exif: bool = False
 ) -> None:
-    """`photos` distinct files made from the zips of ../shared/datasets named in `sources` (see
+    """`photos` distinct files made from the data sets named in `sources` (bench/datasets.py; see
     the docstring). With `longest`, each photo is first shrunk to at most that longer side (JPEG
     draft decoding), so that tens of thousands of photo-sized files are made in minutes."""
     originals = []
     for name in sources:
-        with zipfile.ZipFile(ROOT.parent / "shared" / "datasets" / f"{name}.zip") as source:
+        with zipfile.ZipFile(datasets.zip_path(name)) as source:
             originals += [(i.filename, source.read(i)) for i in source.infolist() if not i.is_dir()]
     with zipfile.ZipFile(path, "w") as out:
         for n in range(photos):

@@ -1,8 +1,8 @@
 """How soon `make run` gives a page: seconds from `make run` (install done) to the page answering
 its health check, while the load it started goes on. Prints JSON.
 
-    python bench/page_start.py                      # the bundled sample, a fresh data directory
-    python bench/page_start.py --zip ../shared/datasets/bigcats.zip --venv .venv
+    python -m bench.page_start                      # the bundled sample, a fresh data directory
+    python -m bench.page_start --zip bigcats --venv .venv
 
 The install is taken as done (`make -o <venv>/.installed`): this measures the command a user runs
 after it, not pip. The load is stopped (Ctrl-C, as a user would) once the page has answered,
@@ -18,17 +18,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
-
-from machine import machine  # noqa: E402
+from bench import ROOT, datasets
+from bench.machine import machine
 
 
 def free_port() -> int:
@@ -69,7 +65,12 @@ def first_drawn(port: int, started: float) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", default="examples/animals-mini.zip")
+    parser.add_argument(
+        "--zip",
+        type=datasets.zip_path,
+        default="examples/animals-mini.zip",
+        help="a data set by name (bench/datasets.py), or the path of a zip",
+    )
     parser.add_argument("--venv", default=".venv", help="the installed virtual environment make uses")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--wait-load", action="store_true", help="also time the load to its end")
@@ -111,7 +112,7 @@ def main() -> None:
                 make.wait()
         result = {
             "benchmark": "page_start",
-            "zip": args.zip,
+            "zip": str(args.zip),
             "page_answered_s": round(page_s, 2) if page_s is not None else None,
             "page_drawn_in_a_browser_s": round(drawn_s, 2) if drawn_s is not None else None,
             "load_still_running_then": loading if page_s is not None else None,

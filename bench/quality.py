@@ -14,8 +14,8 @@ reported), in one run:
 With --product it also runs the real `ingest load ZIP` then `ingest evaluate` (wall minutes,
 peak memory): the numbers the README quotes. --subset N keeps N photos of each label.
 
-    python bench/quality.py --zip bigcats --variants default,flatten,... [--budget-s 540]
-    python bench/quality.py --zip bigcats --product
+    python -m bench.quality --zip bigcats --variants default,flatten,... [--budget-s 540]
+    python -m bench.quality --zip bigcats --product
 """
 
 from __future__ import annotations
@@ -38,28 +38,22 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
-
-from baselines import baseline_features  # noqa: E402
-from child_memory import PeakMemory  # noqa: E402
-from machine import machine  # noqa: E402
-from variants import VARIANTS, variant  # noqa: E402
-
-from encoder.checkpoint import TransformSpec  # noqa: E402
-from encoder.embed import Embedder, latents  # noqa: E402
-from encoder.fit import fit  # noqa: E402
-from encoder.recipe import choose_side, for_collection  # noqa: E402
-from encoder.transforms import fixed_transform  # noqa: E402
-from ingest.images import decode  # noqa: E402
-from ingest.load.records import point_id  # noqa: E402
-from ingest.query.evaluate import evaluate  # noqa: E402
-from ingest.store import Point  # noqa: E402
-from ingest.store.collections import CollectionState  # noqa: E402
-from ingest.store.edge import EdgeStore  # noqa: E402
-
-DATASETS = ROOT.parent / "shared" / "datasets"
+from bench import ROOT, datasets
+from bench.baselines import baseline_features
+from bench.child_memory import PeakMemory
+from bench.machine import machine
+from bench.variants import VARIANTS, variant
+from encoder.checkpoint import TransformSpec
+from encoder.embed import Embedder, latents
+from encoder.fit import fit
+from encoder.recipe import choose_side, for_collection
+from encoder.transforms import fixed_transform
+from ingest.images import decode
+from ingest.load.records import point_id
+from ingest.query.evaluate import evaluate
+from ingest.store import Point
+from ingest.store.collections import CollectionState
+from ingest.store.edge import EdgeStore
 
 # How the default model's latent becomes the stored vector, and that with one step left out.
 EMBEDDINGS = (
@@ -209,7 +203,7 @@ def product(zip_path: Path, scratch: Path, epochs: int | None = None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets, by name, or a path")
+    parser.add_argument("--zip", default="bigcats", help="a data set by name (bench/datasets.py), or the path of a zip")
     parser.add_argument("--variants", default="", help=f"comma-separated, of: {', '.join(VARIANTS)}; a+b combines two")
     parser.add_argument("--budget-s", type=float, default=540.0)
     parser.add_argument("--subset", type=int, default=None, help="keep this many photos of each label")
@@ -217,7 +211,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep models and stores here")
     parser.add_argument("--epochs", type=int, default=None, help="--product trains exactly this many epochs")
     args = parser.parse_args()
-    zip_path = Path(args.zip) if args.zip.endswith(".zip") else DATASETS / f"{args.zip}.zip"
+    zip_path = datasets.zip_path(args.zip)
     scratch = args.keep or Path(tempfile.mkdtemp(prefix="cbir-quality-"))
     scratch.mkdir(parents=True, exist_ok=True)
     images, labels, sizes = read_photos(zip_path, args.subset)

@@ -1,8 +1,8 @@
 """Latency of one search as the page runs it: image in -> top-10 out (embed + Qdrant), in
 process, embedded store, 6,000 points. Prints JSON.
 
-    python bench/query.py                 # fills a temporary store first (a few minutes)
-    python bench/query.py --home DIR      # reuses a data directory that holds the collection
+    python -m bench.query                 # fills a temporary store first (a few minutes)
+    python -m bench.query --home DIR      # reuses a data directory that holds the collection
 
 The temporary store is filled through the pipeline, as `ingest load` does: a model trained
 for one epoch on the 300-image sample (the benchmark measures speed, not quality; the model
@@ -17,7 +17,6 @@ import os
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 import zipfile
@@ -25,17 +24,14 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
+from bench import ROOT, datasets
+from ingest import store
+from ingest.images import decode
+from ingest.load.pipeline import LoadOptions, load
+from ingest.query.search import Index
+from ingest.settings import DEFAULT_COLLECTION, Settings
+from ui.resources import PAGE_TORCH_THREADS
 
-from ingest import store  # noqa: E402
-from ingest.images import decode  # noqa: E402
-from ingest.load.pipeline import LoadOptions, load  # noqa: E402
-from ingest.query.search import Index  # noqa: E402
-from ingest.settings import DEFAULT_COLLECTION, Settings  # noqa: E402
-from ui.resources import PAGE_TORCH_THREADS  # noqa: E402
-
-BIG_ZIP = ROOT.parent / "shared" / "datasets" / "cifar10-animals.zip"
 SAMPLE_ZIP = ROOT / "examples" / "animals-mini.zip"
 
 
@@ -104,7 +100,10 @@ def main() -> None:
         help="a data directory whose collection to query (default: fill a temporary one)",
     )
     parser.add_argument(
-        "--zip", type=Path, default=BIG_ZIP, help="the 6,000-image zip (fills the store, gives the queries)"
+        "--zip",
+        type=datasets.zip_path,
+        default="cifar10-animals",
+        help="the 6,000-image data set, or a zip (fills the store, gives the queries)",
     )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=10)

@@ -5,7 +5,7 @@ it reads the stored vectors and labels and ranks them exactly, by cosine, in num
 JSON, with the figure `ingest evaluate` stored beside this script's own plain ranking so the
 two can be checked against each other.
 
-    python bench/query_expansion.py --home <CBIR_HOME of a load> --k 1,2,3,5,10 --alpha 0,3
+    python -m bench.query_expansion --home <CBIR_HOME of a load> --k 1,2,3,5,10 --alpha 0,3
 """
 
 from __future__ import annotations
@@ -13,18 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-
-from ingest.query.neighbours import read_points  # noqa: E402
-from ingest.settings import DEFAULT_COLLECTION, Settings  # noqa: E402
-from ingest.store import collections as cols  # noqa: E402
-from ingest.store import open_store  # noqa: E402
+from ingest.query.neighbours import read_points
+from ingest.settings import DEFAULT_COLLECTION, Settings
+from ingest.store import collections as cols
+from ingest.store import open_store
 
 TOP, CHUNK = 10, 1024
 

@@ -6,7 +6,7 @@ Every photo of the zip is re-encoded as JPEG at a few qualities and embedded exa
 cosine to its original is reported, with the share of photos whose nearest *other* photo
 lies above the threshold (false duplicates, or real near-duplicates inside the zip).
 
-    python bench/recompression.py --home DIR    # a data directory loaded from the zip
+    python -m bench.recompression --home DIR    # a data directory loaded from the zip
 """
 
 from __future__ import annotations
@@ -14,23 +14,19 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
+from bench import datasets
+from encoder.embed import Embedder
+from ingest import store
+from ingest.images import decode
+from ingest.settings import DEFAULT_COLLECTION, Settings
+from ingest.store import collections as cols
 
-from encoder.embed import Embedder  # noqa: E402
-from ingest import store  # noqa: E402
-from ingest.images import decode  # noqa: E402
-from ingest.settings import DEFAULT_COLLECTION, Settings  # noqa: E402
-from ingest.store import collections as cols  # noqa: E402
-
-DEFAULT_ZIP = ROOT.parent / "shared" / "datasets" / "cifar10-animals.zip"
 QUALITIES = (90, 75, 60)
 THRESHOLD = 0.98  # `ingest duplicates --threshold`'s default
 
@@ -48,7 +44,12 @@ def embed_all(embedder: Embedder, images: list[Image.Image], batch: int = 256) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True)
-    parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
+    parser.add_argument(
+        "--zip",
+        type=datasets.zip_path,
+        default="cifar10-animals",
+        help="a data set by name (bench/datasets.py), or the path of a zip",
+    )
     parser.add_argument("--collection", default=DEFAULT_COLLECTION)
     args = parser.parse_args()
     settings = Settings(args.home)

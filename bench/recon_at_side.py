@@ -4,7 +4,7 @@ photo of a zip with each model, shrinks what is larger than `--side` to it, and 
 the photo at that side. Most photos were seen in training (all but the held-out tenth), alike for
 every model. Prints JSON.
 
-    python bench/recon_at_side.py --zip bigcats --models DATA/models/<id>/model.pt ... [--side 48]
+    python -m bench.recon_at_side --zip bigcats --models DATA/models/<id>/model.pt ... [--side 48]
 """
 
 from __future__ import annotations
@@ -12,19 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
-
-from quality import DATASETS, read_photos, tensors  # noqa: E402
-
-from encoder.embed import Embedder, at_side  # noqa: E402
-from encoder.transforms import to_float  # noqa: E402
+from bench import datasets
+from bench.quality import read_photos, tensors
+from encoder.embed import Embedder, at_side
+from encoder.transforms import to_float
 
 
 def errors_at_side(embedder: Embedder, photos: torch.Tensor, side: int) -> dict:
@@ -46,11 +41,11 @@ def errors_at_side(embedder: Embedder, photos: torch.Tensor, side: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", default="bigcats", help="a zip of ../shared/datasets, by name, or a path")
+    parser.add_argument("--zip", default="bigcats", help="a data set by name (bench/datasets.py), or the path of a zip")
     parser.add_argument("--models", type=Path, nargs="+", required=True, help="model.pt files")
     parser.add_argument("--side", type=int, default=48)
     args = parser.parse_args()
-    zip_path = Path(args.zip) if args.zip.endswith(".zip") else DATASETS / f"{args.zip}.zip"
+    zip_path = datasets.zip_path(args.zip)
     images, _, _ = read_photos(zip_path, None)
     report: dict = {"zip": zip_path.name, "photos": len(images), "side": args.side, "models": {}}
     for path in args.models:

@@ -14,11 +14,11 @@ the product writes, building HNSW graphs beside the writes (`upsert_points_per_s
 `written_and_indexed_s` is that fill plus the index built at its end). Searches are scored
 against numpy's exact top 10 (`search_recall_at_10`).
 
-    python bench/scale.py --points 100000 [--local-mode-max 20000] [--load-photos 50000]
+    python -m bench.scale --points 100000 [--local-mode-max 20000] [--load-photos 50000]
 
 With --load-photos N it also times `ingest load` of an N-photo zip with an already trained model
-(the end-to-end rate: read, decode, copy, embed, write). The zip is made from
-../shared/datasets/cifar10-animals.zip: each of its 6,000 photos, then mirrored, rotated by 90,
+(the end-to-end rate: read, decode, copy, embed, write). The zip is made from the data set
+cifar10-animals.zip (bench/datasets.py): each of its 6,000 photos, then mirrored, rotated by 90,
 180 and 270 degrees, and so on with a shifted crop, re-encoded as JPEG (quality 90), so every
 file has distinct bytes. The model is the default architecture, trained for one epoch on the
 bundled sample (the rate does not depend on how well it was trained).
@@ -31,7 +31,6 @@ import json
 import resource
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -39,18 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
-
-from load_rate import load_rate, variants_zip  # noqa: E402, F401  (variants_zip: bench/large_load.py)
-from machine import machine  # noqa: E402
-
-from ingest.query.evaluate import evaluate  # noqa: E402
-from ingest.store import Point, Store, Where, edge_indexing  # noqa: E402
-from ingest.store.client import ClientStore  # noqa: E402
-from ingest.store.collections import CollectionState  # noqa: E402
-from ingest.store.edge import EdgeStore  # noqa: E402
+from bench.load_rate import load_rate
+from bench.machine import machine
+from ingest.query.evaluate import evaluate
+from ingest.store import Point, Store, Where, edge_indexing
+from ingest.store.client import ClientStore
+from ingest.store.collections import CollectionState
+from ingest.store.edge import EdgeStore
 
 DIM, BATCH, LABELS = 256, 256, ("bird", "cat", "deer", "dog", "frog", "horse")
 

@@ -9,7 +9,7 @@ the footprint once the store is opened again on a file system whose memory maps 
 tmpfs): predicted from the files (`space.growth_on_open`), and measured on a real tmpfs when the
 benchmark runs as root (`--tmpfs`).
 
-    python bench/store_footprint.py [--points 1000 10000 100000] [--tmpfs]
+    python -m bench.store_footprint [--points 1000 10000 100000] [--tmpfs]
 
 Vectors and payloads are bench/scale.py's: unit 256-d vectors around 600 cluster centres, and a
 payload with every field a load writes (with a real SHA-256).
@@ -29,15 +29,10 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-sys.path.insert(0, str(ROOT / "bench"))
-
-from machine import machine  # noqa: E402
-from scale import BATCH, DIM, payload, synthetic  # noqa: E402
-
-from ingest.store import Point, space  # noqa: E402
-from ingest.store.edge import INDEX_MIN_POINTS, EdgeStore  # noqa: E402
+from bench.machine import machine
+from bench.scale import BATCH, DIM, payload, synthetic
+from ingest.store import Point, space
+from ingest.store.edge import INDEX_MIN_POINTS, EdgeStore
 
 MB = 2**20
 

@@ -1,28 +1,24 @@
 """torchvision against what the project writes by hand, on real photos: decoding, the fixed
 transform, training augmentation. Prints JSON; docs/architecture.md ("torchvision") reads it.
 
-    python bench/torchvision_parts.py [--zip ../shared/datasets/bigcats.zip] [--photos 300]
+    python -m bench.torchvision_parts [--zip bigcats] [--photos 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import zipfile
-from pathlib import Path
 
 import torch
 from torchvision.io import decode_jpeg
 from torchvision.transforms import v2
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-
-from encoder.checkpoint import RESIZE_PILLOW, TransformSpec  # noqa: E402
-from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform  # noqa: E402
-from ingest.images import decode  # noqa: E402
+from bench import datasets
+from encoder.checkpoint import RESIZE_PILLOW, TransformSpec
+from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform
+from ingest.images import decode
 
 
 def per_item_ms(call, items, repeat: int = 1) -> float:
@@ -35,7 +31,12 @@ def per_item_ms(call, items, repeat: int = 1) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", type=Path, default=ROOT.parent / "shared" / "datasets" / "bigcats.zip")
+    parser.add_argument(
+        "--zip",
+        type=datasets.zip_path,
+        default="bigcats",
+        help="a data set by name (bench/datasets.py), or the path of a zip",
+    )
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--side", type=int, default=128)
     args = parser.parse_args()

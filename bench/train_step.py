@@ -5,7 +5,7 @@ on what the pixels show). Prints JSON: milliseconds a step (median of several ep
 operations PyTorch dispatches in a step, which is what bounds a GPU's step when its kernels are
 small (docs/measurements.md, "Views in one batch").
 
-    python bench/train_step.py [--sides 32,48] [--steps 20]
+    python -m bench.train_step [--sides 32,48] [--steps 20]
 """
 
 from __future__ import annotations
@@ -13,19 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.profiler import profile
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: the project's packages
-
-from encoder.device import bf16_is_fast, pick_device  # noqa: E402
-from encoder.recipe import for_collection  # noqa: E402
-from encoder.train import _Run  # noqa: E402
+from encoder.device import bf16_is_fast, pick_device
+from encoder.recipe import for_collection
+from encoder.train import _Run
 
 
 def measure(side: int, steps: int, device: torch.device) -> dict:

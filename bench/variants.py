@@ -1,4 +1,4 @@
-"""The recipe variants `bench/quality.py --variants` measures against the product's default, each
+"""The recipe variants `python -m bench.quality --variants` measures against the product's default, each
 changing one thing; "a+b" joins two."""
 
 from __future__ import annotations

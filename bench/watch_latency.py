@@ -1,7 +1,7 @@
 """How soon a photo written into a watched folder can be found, and how a big import is taken in by
 `ingest watch`. Prints JSON.
 
-    python bench/watch_latency.py [--files 200] [--burst 20] [--import-files 1000] [--poll SECONDS]
+    python -m bench.watch_latency [--files 200] [--burst 20] [--import-files 1000] [--poll SECONDS]
 
 A model of the default photo recipe (trained at 48 px, embedding at 112 px) is trained for one
 epoch on 300 photos of bigcats.zip (a model's speed does not depend on how well it was trained),
@@ -31,18 +31,13 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from machine import machine  # noqa: E402
-
-from ingest.load.records import point_id  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
-from ingest.store import StoreBusy, connect  # noqa: E402
-from ingest.store import collections as cols  # noqa: E402
-from ingest.watch.folder import scan  # noqa: E402
-
-DATASETS = ROOT.parent / "shared" / "datasets"
+from bench import ROOT, datasets
+from bench.machine import machine
+from ingest.load.records import point_id
+from ingest.settings import Settings
+from ingest.store import StoreBusy, connect
+from ingest.store import collections as cols
+from ingest.watch.folder import scan
 
 
 class Searchable(threading.Thread):
@@ -135,7 +130,7 @@ def main() -> None:
     home, folder = scratch / "cbir-data", scratch / "photos"
     env = {**os.environ, "CBIR_HOME": str(home)}
     env.pop("QDRANT_URL", None)
-    with zipfile.ZipFile(DATASETS / "bigcats.zip") as source, zipfile.ZipFile(scratch / "train.zip", "w") as train:
+    with zipfile.ZipFile(datasets.zip_path("bigcats")) as source, zipfile.ZipFile(scratch / "train.zip", "w") as train:
         for info in [i for i in source.infolist() if not i.is_dir()][:300]:
             train.writestr(info.filename, source.read(info))
     subprocess.run(
@@ -145,7 +140,7 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-    with zipfile.ZipFile(DATASETS / "dogbreeds.zip") as source:
+    with zipfile.ZipFile(datasets.zip_path("dogbreeds")) as source:
         photos = [(i.filename, source.read(i)) for i in source.infolist() if not i.is_dir()]
     folder.mkdir()
     command = [sys.executable, "-m", "ingest.cli", "watch", str(folder), "--json"]

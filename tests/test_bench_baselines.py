@@ -4,21 +4,17 @@ made-up set, scored by the product's own `evaluate` through a real embedded stor
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from baselines import colour_histogram, raw_pixels  # noqa: E402
-
-from ingest.load.records import point_id  # noqa: E402
-from ingest.query.evaluate import evaluate  # noqa: E402
-from ingest.store import Point  # noqa: E402
-from ingest.store.collections import CollectionState  # noqa: E402
-from ingest.store.edge import EdgeStore  # noqa: E402
+from bench.baselines import colour_histogram, raw_pixels
+from ingest.load.records import point_id
+from ingest.query.evaluate import evaluate
+from ingest.store import Point
+from ingest.store.collections import CollectionState
+from ingest.store.edge import EdgeStore
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 

@@ -8,25 +8,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+ROOT = Path(__file__).resolve().parents[1]
 
 # A parent holding 600 MB starts a child that holds 150 MB.
-PARENT = f"""
+PARENT = """
 import json, resource, subprocess, sys
-sys.path.insert(0, {str(BENCH)!r})
-from child_memory import PeakMemory
+from bench.child_memory import PeakMemory
 
 held = b"\\x01" * (600 << 20)  # written, so resident
 child = subprocess.Popen([sys.executable, "-c", "x = b'\\\\x01' * (150 << 20); import time; time.sleep(0.5)"])
 with PeakMemory(child.pid) as peak:
     child.wait()
 maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss >> 10
-print(json.dumps({{"peak_mb": peak.mb, "anon_mb": peak.anon_mb, "ru_maxrss_mb": maxrss}}))
+print(json.dumps({"peak_mb": peak.mb, "anon_mb": peak.anon_mb, "ru_maxrss_mb": maxrss}))
 """
 
 
 def test_a_childs_peak_is_its_own_not_the_parents():
-    done = subprocess.run([sys.executable, "-c", PARENT], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", PARENT], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     measured = json.loads(done.stdout)
     assert 150 <= measured["peak_mb"] < 300, measured  # the child's 150 MB and its interpreter

@@ -3,14 +3,10 @@ and by sorting every row in plain Python."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from query_expansion import expanded, precision, ranked_others  # noqa: E402
+from bench.query_expansion import expanded, precision, ranked_others
 
 
 def test_ranked_others_are_every_row_sorted_by_cosine_without_the_point_itself():

@@ -1,5 +1,5 @@
-"""bench/train_step.py, run as a script: it drives the product's own training loop, so a change
-there that the script no longer fits fails here rather than on a lent GPU."""
+"""bench/train_step.py, run as `python -m bench.train_step`: it drives the product's own training
+loop, so a change there that the script no longer fits fails here rather than on a lent GPU."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "train_step.py"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_step_benchmark_times_the_loads_recipe_and_counts_its_operations():
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--sides", "32", "--steps", "8"], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "bench.train_step", "--sides", "32", "--steps", "8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)

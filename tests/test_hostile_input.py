@@ -18,16 +18,8 @@ import pytest
 from PIL import Image
 from test_bad_input import assert_one_line_error
 
-from ingest.cli.app import printable
-from ingest.images import ImageRejected
-from ingest.load import zip_limits
-from ingest.store.media import decode_picture
-
-from conftest import ROOT, cli_env, run_cli, store_at
-
-sys.path.insert(0, str(ROOT / "bench"))
-from child_memory import PeakMemory  # noqa: E402
-from hostile_corpus import (  # noqa: E402
+from bench.child_memory import PeakMemory
+from bench.hostile_corpus import (
     STORED,
     RawEntry,
     claiming_jpeg,
@@ -38,6 +30,12 @@ from hostile_corpus import (  # noqa: E402
     thin_png,
     write_raw_zip,
 )
+from ingest.cli.app import printable
+from ingest.images import ImageRejected
+from ingest.load import zip_limits
+from ingest.store.media import decode_picture
+
+from conftest import ROOT, cli_env, run_cli, store_at
 
 
 def skipped_lines(stderr: str) -> Counter:

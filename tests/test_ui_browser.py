@@ -18,15 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.hostile_corpus import thin_png
 from ingest import store
 from ingest.load import training_job
 from ingest.settings import Settings
 
 from conftest import ROOT, cli_env, run_cli
 from images_for_tests import photo
-
-sys.path.insert(0, str(ROOT / "bench"))
-from hostile_corpus import thin_png  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import time
 import zipfile
 
 from streamlit.testing.v1 import AppTest
 
+from bench.hostile_corpus import photo_bytes, thin_png
 from ingest.query.search import Hit
 from ui import downloads, duplicates_view
 from ui.untrusted import cell, code, plain
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from test_ui_apptest import APP, as_read, point_page_at, results
-
-sys.path.insert(0, str(ROOT / "bench"))
-from hostile_corpus import photo_bytes, thin_png  # noqa: E402
 
 LABEL = "**bold** _it_ :cat: $x^2$ <img src=x onerror=alert(1)> `code`"
 LINKED = "names/![pixel](http://127.0.0.1:9/pixel.png) [link](http://127.0.0.1:9/link).png"

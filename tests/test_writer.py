@@ -54,7 +54,7 @@ def test_one_point_per_file_and_the_other_places_in_copies(store):
         [cat, cat_elsewhere],
         [record(b"cat bytes", "cat/1.jpg"), dog, record(b"dog bytes", "pets/dog.jpg", source="b.zip")],
     )
-    assert (counts.indexed, counts.present) == (2, 3)
+    assert (counts.indexed, counts.already_present) == (2, 3)
     assert counts.copies == [("old/cat.jpg", "cat/1.jpg"), ("pets/dog.jpg", "dog/1.jpg")]
     stored = {r.payload["path"]: r.payload for r in store.points("c")}
     assert set(stored) == {"cat/1.jpg", "dog/1.jpg"}

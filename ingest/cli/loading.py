@@ -130,17 +130,17 @@ def load(
     typer.echo(f"collection {report.collection!r} ({settings.describe_store()}), model {report.model_id}{trained}")
     typer.echo(f"  indexed          {report.indexed:,}")
     copies = f" ({len(report.copies)} new copies recorded)" if report.copies else ""
-    typer.echo(f"  already present  {report.present:,}{copies}")
-    if report.filled:
+    typer.echo(f"  already present  {report.already_present:,}{copies}")
+    if report.exif_filled:
         typer.echo(
-            f"  dates, cameras   {report.filled:,} photos loaded before given theirs from EXIF (not re-embedded)"
+            f"  dates, cameras   {report.exif_filled:,} photos loaded before given theirs from EXIF (not re-embedded)"
         )
-    if report.carried:
-        typer.echo(f"  re-embedded      {report.carried:,} (from the previous model's collection)")
+    if report.re_embedded:
+        typer.echo(f"  re-embedded      {report.re_embedded:,} (from the previous model's collection)")
     reasons = f" ({reasons_counted(report.skipped)})" if report.skipped else ""
     typer.echo(f"  skipped          {len(report.skipped):,}{reasons}")
-    if report.synced:
-        synced = report.synced
+    if report.sync:
+        synced = report.sync
         copies = f", {synced.dropped_copies:,} copies forgotten" if synced.dropped_copies else ""
         media = f"; {synced.media_deleted:,} unused media copies deleted" if synced.media_deleted else ""
         typer.echo(

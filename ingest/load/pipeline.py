@@ -48,37 +48,39 @@ class LoadOptions:
 
 @dataclass
 class LoadReport:
+    """What a load did; each field is named as its key in `ingest load --json` (`to_json`)."""
+
     collection: str
-    physical: str
+    physical_collection: str
     model_id: str
     trained: bool
     indexed: int = 0
-    present: int = 0
-    carried: int = 0  # points re-embedded from the old collection by --retrain
+    already_present: int = 0
+    re_embedded: int = 0  # points re-embedded from the old collection by --retrain
     copies: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     train_seconds: float = 0.0
     index_seconds: float = 0.0  # building the search index of a big collection, at the end
-    synced: Applied | None = None  # with --prune: added, moved, removed
-    filled: int = 0  # photos loaded before EXIF was read, given their date, camera and place now
+    sync: Applied | None = None  # with --prune: added, moved, removed
+    exif_filled: int = 0  # photos loaded before EXIF was read, given their date, camera and place now
 
     def to_json(self) -> dict:
         return {
             "collection": self.collection,
-            "physical_collection": self.physical,
+            "physical_collection": self.physical_collection,
             "model_id": self.model_id,
             "trained": self.trained,
             "indexed": self.indexed,
-            "already_present": self.present,
-            "exif_filled": self.filled,
-            "re_embedded": self.carried,
+            "already_present": self.already_present,
+            "exif_filled": self.exif_filled,
+            "re_embedded": self.re_embedded,
             "copies": [{"path": path, "copy_of": original} for path, original in self.copies],
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "seconds": round(self.seconds, 3),
             "train_seconds": round(self.train_seconds, 3),
             "index_seconds": round(self.index_seconds, 3),
-            "sync": self.synced.to_json() if self.synced else None,
+            "sync": self.sync.to_json() if self.sync else None,
         }
 
 
@@ -141,22 +143,22 @@ def load(
                 )
             if old and old.physical != physical:
                 with closing(stored_records(store, old.physical, media, skip, options.show_progress)) as records:
-                    report.carried = embed_into(records, embedder, writer)
+                    report.re_embedded = embed_into(records, embedder, writer)
         finally:
             counts = writer.close()
-        report.indexed, report.present, report.copies = counts.indexed, counts.present, counts.copies
-        report.filled = counts.filled
-        if report.indexed + report.present + report.carried == 0:
+        report.indexed, report.already_present = counts.indexed, counts.already_present
+        report.copies, report.exif_filled = counts.copies, counts.exif_filled
+        if report.indexed + report.already_present + report.re_embedded == 0:
             if old is None:
                 store.delete_collection(physical)  # created by this run, holds nothing
             raise UserError(no_images())
         report.index_seconds = finish(
-            store, options.collection, physical, old, report.carried, notify, options.show_progress
+            store, options.collection, physical, old, report.re_embedded, notify, options.show_progress
         )
         if options.prune:
-            report.synced = prune(store, physical, source, media, settings, report.indexed, options.show_progress)
-            if report.synced.media_kept_because:
-                notify(f"note: every media copy was kept: {report.synced.media_kept_because}")
+            report.sync = prune(store, physical, source, media, settings, report.indexed, options.show_progress)
+            if report.sync.media_kept_because:
+                notify(f"note: every media copy was kept: {report.sync.media_kept_because}")
     report.seconds = time.perf_counter() - started
     return report
 

@@ -25,10 +25,10 @@ from ingest.store import Point, Store
 @dataclass
 class WriteCounts:
     indexed: int = 0  # new points
-    present: int = 0  # already in the collection (same bytes)
+    already_present: int = 0  # already in the collection (same bytes)
     copies: list[tuple[str, str]] = field(default_factory=list)  # (path, path of the stored original)
     renamed: int = 0  # places that named this source by its base name, now by its full path
-    filled: int = 0  # stored points given the EXIF facts they lacked
+    exif_filled: int = 0  # stored points given the EXIF facts they lacked
 
 
 class StoreWriter:
@@ -104,10 +104,10 @@ class StoreWriter:
         if "taken_from" not in payload and record.facts:
             self.store.set_payload(self.collection, [record.id], record.facts)
             payload.update(record.facts)  # a second copy later in the batch fills nothing
-            self.counts.filled += 1
+            self.counts.exif_filled += 1
 
     def _note_copy(self, record: ImageRecord, payload: dict, persisted: bool) -> None:
-        self.counts.present += 1
+        self.counts.already_present += 1
         if record.place == {"source": payload.get("source"), "path": payload.get("path")}:
             return  # the same file loaded again
         copies = payload.setdefault("copies", [])
