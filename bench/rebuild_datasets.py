@@ -47,6 +47,7 @@ DOG_BREEDS = {
     "n02111889": "samoyed",
     "n02115641": "dingo",
 }
+DOG_PER_BREED = 300
 # CIFAR-10's label numbers of its six animal classes.
 CIFAR_ANIMALS = {2: "bird", 3: "cat", 4: "deer", 5: "dog", 6: "frog", 7: "horse"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every entry's date: the same bytes in, the same zip out
@@ -154,13 +155,15 @@ def dogbreeds(source: Path) -> Iterator[tuple[str, bytes]]:
         return parts[-2] if inside and parts[-2] in DOG_BREEDS else None
 
     groups = by_folder(source, wanted)
-    missing = [synset for synset in DOG_BREEDS if len(groups.get(synset, [])) < 300]
+    missing = [synset for synset in DOG_BREEDS if len(groups.get(synset, [])) < DOG_PER_BREED]
     if missing:
-        raise SystemExit(f"error: {source} has fewer than 300 photos for {', '.join(missing)} under imagewoof2-160/")
+        raise SystemExit(
+            f"error: {source} has fewer than {DOG_PER_BREED} photos for {', '.join(missing)} under imagewoof2-160/"
+        )
     draw = random.Random(0)
     for synset, breed in DOG_BREEDS.items():
         files = sorted(groups[synset], key=lambda e: e.path.name)
-        for number, entry in enumerate(sorted(draw.sample(files, 300), key=lambda e: e.path.name)):
+        for number, entry in enumerate(sorted(draw.sample(files, DOG_PER_BREED), key=lambda e: e.path.name)):
             yield f"dogbreeds/{breed}/{number:04d}.jpg", reencoded(entry.read(), 320)
 
 
