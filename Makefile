@@ -49,7 +49,7 @@ test: install chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
-# The runs behind docs/measurements.md (about an hour on 2 cores); each prints JSON. The data sets
+# The runs behind docs/benchmarks.md (about an hour on 2 cores); each prints JSON. The data sets
 # are looked for in $CBIR_DATASETS, else ../shared/datasets (bench/datasets.py).
 bench: install
 	for zip in bigcats dogbreeds cifar10-animals; do $(BIN)/python -m bench.quality --zip $$zip --product; done

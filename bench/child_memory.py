@@ -3,8 +3,8 @@
 
 Not `ru_maxrss`: Python starts a child with vfork, and the kernel carries the high-water mark of
 the address space it leaves at the exec, the parent's, into the child's `ru_maxrss`. A benchmark
-that held 1.5 GB of decoded photos reported that as the load's own peak (docs/measurements.md,
-"How a load's peak memory is measured")."""
+that held 1.5 GB of decoded photos reported that as the load's own peak (docs/benchmarks.md,
+"Machines")."""
 
 from __future__ import annotations
 

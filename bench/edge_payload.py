@@ -1,7 +1,7 @@
 """What a payload costs on its way into Qdrant Edge: microseconds per point to build Edge's
 `Point` in `qdrant-edge-py` (the binding, before the engine sees it), by the type of the payload's
 fields, and for the payload `ingest load` writes. This conversion, with the GIL held, is most of
-an upsert's time on this project's machine (docs/measurements.md, "The embedded store at 100,000
+an upsert's time on this project's machine (docs/benchmarks.md, "The store at 100,000
 points"). Prints JSON.
 
     python -m bench.edge_payload [--points 20000]

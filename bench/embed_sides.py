@@ -1,6 +1,6 @@
 """How one trained model retrieves when photos are embedded at other sides than the one its
 checkpoint records, and with the latent whitened (each eigenvalue shrinkage given) instead of only
-centred: the FixRes and whitening tables of docs/measurements.md. Embedding again is cheap, so this
+centred: the FixRes and whitening tables of docs/decisions.md. Embedding again is cheap, so this
 needs no training: give it the model a load made (`ingest info` says where it is). Prints JSON.
 
     python -m bench.embed_sides --model cbir-data/models/<id>/model.pt --zip bigcats --sides 64,80,96,112,128

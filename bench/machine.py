@@ -1,5 +1,5 @@
 """What a benchmark ran on, for its JSON: figures from two machines compare only when their CPUs
-do (docs/measurements.md, "Three kinds of 2-core machine")."""
+do (docs/benchmarks.md, "Machines")."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def machine() -> dict:
     """What the figures were measured on: two machines with 2 cores differ by twice in training
     speed when one has native bfloat16, and again by twice between two generations of one CPU
     whose model name a virtual machine hides ("AMD EPYC"), which its family tells apart
-    (docs/measurements.md)."""
+    (docs/benchmarks.md)."""
     fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as info:

@@ -1,5 +1,5 @@
 """Retrieval quality on real photos and on thumbnails, and what each idea of the recipe adds: the
-tables of docs/measurements.md. Prints JSON (one line per finished run on stderr as it goes).
+tables of docs/benchmarks.md. Prints JSON (one line per finished run on stderr as it goes).
 
 For each zip (`bigcats.zip` and `cifar10-animals.zip` for the ablation; `dogbreeds.zip`
 reported), in one run:

@@ -3,7 +3,7 @@ training loop (`encoder.train`) with the recipe `ingest load` picks for thumbnai
 photos (48 px crops), on random pixels of the size the load keeps (a step's cost does not depend
 on what the pixels show). Prints JSON: milliseconds a step (median of several epochs) and the
 operations PyTorch dispatches in a step, which is what bounds a GPU's step when its kernels are
-small (docs/measurements.md, "Views in one batch").
+small (docs/decisions.md, "The views of one side in one batch").
 
     python -m bench.train_step [--sides 32,48] [--steps 20]
 """

@@ -27,7 +27,7 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     """The model for inference, each convolution followed by a batch norm made one convolution
     (the norm's statistics are fixed once trained, so it is a per-channel scale and shift that
     the convolution's weights can carry). The same outputs to about 1e-7, and a fifth less time
-    on a CPU for every photo a load embeds and every query (docs/measurements.md)."""
+    on a CPU for every photo a load embeds and every query (docs/decisions.md)."""
     for sequence in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
         for i in range(len(sequence) - 1):
             conv, norm = sequence[i], sequence[i + 1]
@@ -118,7 +118,7 @@ class Embedder:
         the training images' mean before it is normalised: raw latents share a large common
         component, and cosine between centred vectors ranks by what differs between photos.
         Whitening, when the checkpoint has it, then gives every direction of variation an equal
-        say (docs/measurements.md).
+        say (docs/decisions.md).
         """
         x = to_float(batch.to(self.device))
         with autocast(self.device, self.bf16):

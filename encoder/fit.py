@@ -40,7 +40,7 @@ def fit(
     """images: uint8 [N, 3, E, E] through the fixed transform, at the side E photos will be
     embedded at; training crops its views from them at the model's side (model_cfg.image_size,
     at most E). Embedding at a larger side than training sees pays: random crops show animals
-    larger than a centre crop does (FixRes; docs/measurements.md). Returns the checkpoint's path.
+    larger than a centre crop does (FixRes; docs/decisions.md). Returns the checkpoint's path.
     With `resumable`, an interrupted training resumes; its state is removed once the model is saved.
     With `parent`, training continues that model (its weights, transform and embedding options),
     and the checkpoint records the lineage (`lineage`). stop(): see `train`."""

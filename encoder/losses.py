@@ -36,7 +36,7 @@ def training_losses(model: Autoencoder, x: torch.Tensor, augment: BatchAugment, 
 
     Views of one side go through the model as one batch (as DINO groups its crops by resolution):
     two encoder passes a step instead of one per view, half the operations, which is what a GPU's
-    step costs (docs/measurements.md, "Views in one batch"); batch norm then normalises over every
+    step costs (docs/decisions.md, "The views of one side in one batch"); batch norm then normalises over every
     view of the side together, as in SimCLR."""
     side = model.cfg.image_size
     source = cfg.view_source_side

@@ -60,19 +60,19 @@ def quiet(description: str, steps: int) -> Iterator[_Quiet]:
 class TrainConfig:
     # At most; with a time budget, as many as fit in it. 300 rather than 100: on 400 photos (2
     # cores) 0.622, 0.696, 0.744 P@10 at 100, 200, 300; dog breeds on a GPU 0.316 at 100, 0.342 at
-    # 200: the loads that reached 100 with their budget mostly unspent (docs/measurements.md,
-    # "The epoch cap").
+    # 200: the loads that reached 100 with their budget mostly unspent (docs/decisions.md,
+    # "Training: all its schedule, at most 300 epochs").
     epochs: int = 300
     time_budget_s: float | None = 540.0  # None: exactly `epochs` epochs (early stop aside)
-    batch_size: int = 64  # more optimiser steps in the budget: better than 128 or 256 (docs/measurements.md)
+    batch_size: int = 64  # more optimiser steps in the budget: better than 128 or 256 (docs/decisions.md)
     learning_rate: float = 2e-3
     weight_decay: float = 5e-4
     # 0.1 rather than 0.2: +0.02 to +0.03 P@10 on real photos in the product's own load (dog breeds,
-    # big cats), for about 1 dB of reconstruction (docs/measurements.md, "The contrastive temperature").
+    # big cats), for about 1 dB of reconstruction (docs/decisions.md, "The contrastive temperature").
     temperature: float = 0.1
     # False: a small multi-crop view is pulled towards the two full views of its photo only, not
     # towards its other small views, which may show other parts of it (as SwAV and DINO match
-    # them): +0.011 P@10 on dog breeds in the product's own load (docs/measurements.md).
+    # them): +0.011 P@10 on dog breeds in the product's own load (docs/decisions.md).
     small_views_match_each_other: bool = False
     recon_weight: float = 5.0  # recognisable reconstructions at no measured cost to retrieval
     contrastive_weight: float = 1.0
@@ -85,7 +85,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     # Epochs without a better validation loss before stopping and going back to the best epoch.
     # None: train to the end of the schedule and keep the last weights, which retrieve better
-    # than the best validation loss's (docs/measurements.md: the contrastive validation loss is
+    # than the best validation loss's (docs/decisions.md: the contrastive validation loss is
     # noisy, and the learning rate has decayed to zero by the last epoch).
     patience: int | None = None
     seed: int = 0

@@ -4,7 +4,7 @@
 The EXIF block is read here, not through Pillow's `getexif().get_ifd()`: that parses every tag
 of the block (a phone writes about 60, and a maker note) into Python objects, about 360 us a
 photo, three times what decoding a thumbnail costs; this reads the dozen tags the product uses
-straight from the bytes (docs/measurements.md, "Reading EXIF"). The bytes are untrusted: every
+straight from the bytes (docs/benchmarks.md, "Reading EXIF"). The bytes are untrusted: every
 offset is checked against the block's length, and a block that makes no sense gives no facts,
 never an error.
 

@@ -2,7 +2,7 @@
 
 The embedded store is a folder that one process at a time may open, and the page must not
 keep it from `ingest load`. Qdrant Edge opens a collection in tens of milliseconds
-(docs/measurements.md), so the page opens the store for each interaction and closes it at
+(docs/decisions.md), so the page opens the store for each interaction and closes it at
 the end; between interactions nothing is held, an ingest waits at most one interaction, and
 what an ingest wrote shows on the next one. A Qdrant server has no such lock: its client is
 opened once and kept; httpx reconnects by itself when a server that went away comes back.

@@ -41,7 +41,7 @@ def fewer_collections() -> Iterator[None]:
     dozen short-lived containers, each young-generation pass holds the GIL that all the load's
     threads share, and a full pass walks every object torch and the model brought with them.
     gc.freeze() sets those aside; 50,000 allocations between young passes instead of 700
-    (docs/measurements.md). Cycles are still collected, less often; the photos' objects make
+    (docs/decisions.md). Cycles are still collected, less often; the photos' objects make
     none. A caller that froze objects of its own (gc.freeze) keeps them frozen."""
     thresholds, frozen_by_caller = gc.get_threshold(), gc.get_freeze_count() > 0
     if not frozen_by_caller:

@@ -6,7 +6,7 @@ What follows training is timed, not guessed: one batch of the load's own photos 
 an untrained model exactly as the load will embed them (the weights do not change the time),
 and a few of its files are read again as the load reads them (for phone photos, the larger part).
 After training, `fit` embeds the training sample (up to STATS_IMAGES of it) for the embedding's
-mean and whitening, and the load embeds every photo. Measured on 2 cores (docs/measurements.md):
+mean and whitening, and the load embeds every photo. Measured on 2 cores (docs/decisions.md):
 without this, `dogbreeds.zip` (3,000 photos) trained its whole 540 s and its load took 10.05
 minutes; with it, 516 s and 8.96 minutes.
 """
@@ -93,7 +93,7 @@ def reading_seconds(examples: list[bytes], photos: int, side: int) -> float:
     model's own time (`embedding_seconds`): a few of its files (`examples`) decoded, copied and
     resized as the load does it, timed, DECODE_THREADS photos at a time. A thumbnail takes well
     under a millisecond, a 12-megapixel phone photo about 45 ms: on 50,000 of those, most of the
-    load (docs/measurements.md, "Big photos")."""
+    load (docs/decisions.md, "Big photos")."""
     if not examples:
         return 0.0
     spec = ckpt.TransformSpec(image_size=side)

@@ -29,7 +29,7 @@ FILE_FIELDS = ("path", "source", "label", "width", "height", "format", "bytes", 
 # Files at least this big are decoded on helper threads, DECODE_THREADS at a time, while the next
 # ones are read: a 12-megapixel JPEG takes 40-50 ms to decode even at 1/8 of its size, and one
 # thread decoding them all held a load of phone photos to 14 a second on 2 cores
-# (docs/measurements.md, "Big photos"). Smaller files are decoded in their turn on the reading
+# (docs/decisions.md, "Big photos"). Smaller files are decoded in their turn on the reading
 # thread: for a thumbnail the hand-over would cost more than the decoding.
 PARALLEL_DECODE_BYTES = 256 * 1024
 # One thread per core this process may use (Pillow lets go of the GIL while it decodes), at least

@@ -34,7 +34,7 @@ MAX_TRAIN_IMAGES = 50_000
 # The training sample is kept in memory as uint8 at the recipe's sample side (the embedding side,
 # or 224 px for a few photos): at most this many bytes
 # (14,000 photos at 112 px, about two epochs of the budget on 2 cores). With 1 GiB (28,000), a
-# 50,000-photo load peaked at 2.3 GB; the load's target is 2 GB (docs/measurements.md).
+# 50,000-photo load peaked at 2.3 GB; the load's target is 2 GB (docs/decisions.md).
 MAX_TRAIN_BYTES = 1 << 29
 SIZE_SAMPLE = 1000  # photos whose size is read (headers only) to choose the side
 EXAMPLES = 8  # photos read again to time the load's reading (budget.reading_seconds)
@@ -209,7 +209,7 @@ def return_freed_heap() -> None:
     """Hand the memory training freed back to the system before the embedding begins. glibc
     keeps freed blocks below its mmap threshold for reuse, and after training they are hundreds
     of MB (367 MB on `bigcats.zip`) that the embedding's own peak would stack on
-    (docs/measurements.md). Nothing to do where the C library has no malloc_trim."""
+    (docs/decisions.md). Nothing to do where the C library has no malloc_trim."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, TypeError):  # not glibc: macOS, musl, Windows

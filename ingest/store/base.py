@@ -20,7 +20,7 @@ SCROLL_PAGE = 1000
 # Payload fields a filter or an ordering uses, with the kind of index each needs. Every
 # engine indexes them when it creates a collection, so a filtered search stays fast. Only
 # these: each index costs every upsert (on Edge, sha256's and ingested_at's, which nothing
-# filters on, took 8 of the engine's 46 us per point: docs/measurements.md).
+# filters on, took 8 of the engine's 46 us per point: docs/decisions.md).
 KEYWORD_FIELDS = ("label", "source", "camera")
 TEXT_FIELDS = ("path",)  # matched by whole words (the page's browse filter)
 FLOAT_FIELDS = ("recon_error",)  # ordered by (`ingest outliers`)

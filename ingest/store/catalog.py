@@ -15,7 +15,7 @@ Replayed, the log gives each point's payload. Frames are appended before the sto
 batch: after a crash the catalog may hold a point the store does not (a load run again adds it),
 never the reverse. A crash can tear only the last frame; the next append cuts it off first, and a
 reader stops at it. No vectors: they come back from the media copies through the model, which
-keeps the catalog at about a tenth of the store (docs/measurements.md).
+keeps the catalog at about a tenth of the store (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Building a big collection's HNSW graph while a load is still writing to it.
 
 Edge builds a graph only when asked (`EdgeShard.optimize`). Asked once, at the end, a
-50,000-photo load waited 15 s for it on 2 cores (docs/measurements.md). `optimize` releases the
+50,000-photo load waited 15 s for it on 2 cores (docs/decisions.md). `optimize` releases the
 GIL and the engine takes writes while it runs, so each time INDEX_CHUNK points are waiting to be
 indexed, the graph of what is written so far is built on a thread of its own, beside the load's
 reading and embedding, and the end of the load indexes only the rest. A collection keeps up to

@@ -24,7 +24,7 @@ THUMBNAIL_SIDE = 512
 # longer side stays at least 7/8 of THUMBNAIL_SIDE and its shorter side at least DECODE_SHORTER
 # (above what any model embeds at by default: 112 px). A 12-megapixel phone photo (4032 x 3024)
 # is then decoded at 1/8 and copied at that size (504 x 378): 13 ms of CPU instead of 29 for
-# decoding at 1/4 and resizing to 512 (docs/measurements.md, "Big photos").
+# decoding at 1/4 and resizing to 512 (docs/decisions.md, "Big photos").
 DECODE_LONGER = THUMBNAIL_SIDE * 7 // 8
 DECODE_SHORTER = 256
 # Kept as they are when small: the page hands the file to the browser. Chrome and Firefox show no HEIC.

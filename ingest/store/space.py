@@ -14,7 +14,7 @@ map allocates it. Edge reads its vectors and payload indexes whole when it opens
 so there a collection takes the full (apparent) size of those files once opened, not what a
 load wrote: 6,000 points took 28 MB after their load and 92 MB once opened again.
 `growth_on_open` is that difference, and both the refusal to open and the load's estimate count
-it (docs/measurements.md, "The store on disk").
+it (docs/benchmarks.md, "The store on disk").
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ingest.errors import UserError
 
 RESERVE_BYTES = 16 * 2**20
 OPEN_RESERVE_BYTES = RESERVE_BYTES // 2  # below a writer's reserve: a load stopped by it leaves the store searchable
-# The store's real footprint, measured by bench/store_footprint.py (docs/measurements.md, "The
+# The store's real footprint, measured by bench/store_footprint.py (docs/benchmarks.md, "The
 # store on disk"). A 256-d point with its payload and catalog entry took at most 4.5 kB on ext4
 # and 5.2 kB on a tmpfs while 100,000 were written (write-ahead log, graphs built beside the
 # writes), 2.3 to 3.6 kB once the store was closed: a load asks for 6 kB a point.

@@ -1,7 +1,7 @@
 """The files of a watched folder as a scan sees them, and which of them can be read yet.
 
 A scan is os.scandir over the tree (a stat each, nothing opened): 0.5 s for 50,000 files on a
-busy 2-core machine with the metadata cached (docs/measurements.md, "Watching a folder"). It
+busy 2-core machine with the metadata cached (docs/benchmarks.md, "Watching a folder"). It
 skips what a folder load skips (links, macOS clutter) and what is plainly not a finished photo:
 hidden files (an rsync or a browser writes `.name.XXXX` and renames it when done) and partial
 downloads.
