@@ -37,7 +37,7 @@ from ingest.store.space import check_room_for_load, check_writable
 class LoadOptions:
     collection: str = DEFAULT_COLLECTION
     epochs: int | None = None
-    minutes: float | None = None  # the load's time target; None: budget.LOAD_TARGET_S
+    minutes: float | None = None  # the load's time target; None: recipe.LOAD_TARGET_S
     retrain: bool = False
     model_id: str | None = None  # fill a new collection with this already trained model
     image_size: int | None = None  # the model's input side; None: chosen from the photos' sizes

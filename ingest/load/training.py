@@ -20,25 +20,23 @@ import torch
 from encoder import live
 from encoder.checkpoint import TransformSpec
 from encoder.fit import fit
-from encoder.recipe import SideChoice, choose_side, for_collection
+from encoder.recipe import LOAD_TARGET_S, MIN_TRAIN_S, SideChoice, choose_side, for_collection
 from encoder.train import MIN_TRAIN_IMAGES, Resumable
 from encoder.transforms import fixed_transform
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode, picture_size
-from ingest.load.budget import LOAD_TARGET_S, embedding_seconds, reading_seconds, training_budget
+from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
 from ingest.load.reader import RawFile, Skipped, Source
 from ingest.load.records import DECODE_THREADS
 from ingest.progress import progress
 
 MAX_TRAIN_IMAGES = 50_000
-# The training sample is kept in memory as uint8 at the recipe's sample side (the embedding side,
-# or 224 px for a few photos): at most this many bytes
-# (14,000 photos at 112 px, about two epochs of the budget on 2 cores). With 1 GiB (28,000), a
+# The training sample is kept in memory as uint8 at the recipe's embedding side: at most this
+# many bytes (14,000 photos at 112 px, about two epochs of the budget on 2 cores). With 1 GiB (28,000), a
 # 50,000-photo load peaked at 2.3 GB; the load's target is 2 GB (docs/measurements.md).
 MAX_TRAIN_BYTES = 1 << 29
 SIZE_SAMPLE = 1000  # photos whose size is read (headers only) to choose the side
 EXAMPLES = 8  # photos read again to time the load's reading (budget.reading_seconds)
-MIN_TRAIN_S = 30.0  # the least a load of a few minutes (--minutes) trains
 
 
 def sample_sizes(source: Source, show_progress: bool) -> tuple[list[int], int]:
@@ -136,7 +134,7 @@ class TrainingRequest:
     image_size: int | None  # the input side (--image-size); None: chosen from the photos
     epochs: int | None  # exactly this many (--epochs); None: as many as fit the time budget
     retrain: bool  # --retrain: never resumes the state of a plain load's training
-    minutes: float | None = None  # --minutes: the load's time target (default: budget.LOAD_TARGET_S)
+    minutes: float | None = None  # --minutes: the load's time target (default: recipe.LOAD_TARGET_S)
 
 
 def state_path(models_dir: Path, collection: str) -> Path:
