@@ -32,7 +32,7 @@ def fit(
     data_info: dict,
     progress: ProgressFactory | None = None,
     flip_average: bool = True,
-    whiten: bool = True,
+    whiten: bool | None = None,
     resumable: Resumable | None = None,
     parent: ckpt.Checkpoint | None = None,
     stop: Callable[[], bool] = lambda: False,
@@ -43,10 +43,14 @@ def fit(
     larger than a centre crop does (FixRes; docs/decisions.md). Returns the checkpoint's path.
     With `resumable`, an interrupted training resumes; its state is removed once the model is saved.
     With `parent`, training continues that model (its weights, transform and embedding options),
-    and the checkpoint records the lineage (`lineage`). stop(): see `train`."""
+    and the checkpoint records the lineage (`lineage`). whiten: whether the embedding is whitened
+    (None: as the parent's is, or yes without one; a model trained from another on fewer photos
+    may not have enough to estimate it). stop(): see `train`."""
     device = pick_device()
     if parent is not None:
-        flip_average, whiten = parent.embedding_flip_average, parent.embedding_whitening is not None
+        flip_average = parent.embedding_flip_average
+    if whiten is None:
+        whiten = parent.embedding_whitening is not None if parent is not None else True
     initial = parent.state_dict if parent is not None else None
     result = train(
         images,

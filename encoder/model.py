@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 @dataclass(frozen=True)
 class ModelConfig:
+    # The defaults are the thumbnail recipe's; encoder/recipe.py says what photos change, and why.
     image_size: int = 32  # the square side it trains at: bottleneck_side times a power of two
     width: int = 16  # channels of the first stage; each downsampling stage doubles them
     latent_dim: int = 256  # the embedding stored in Qdrant

@@ -1,8 +1,9 @@
-"""The recipes, in one place: which model a collection gets, how it trains, and at which sides its
-photos are kept and embedded. Every value below was chosen by a measurement on real photos and
-on thumbnails (docs/decisions.md says which); `ingest` asks for the recipe of a collection
-(`for_collection`) and owns none. `ModelConfig`, `TrainConfig` and `AugmentConfig` hold the
-knobs and the thumbnail model's values; what photos change is written here.
+"""The recipes, in one place: which model a collection gets, how it trains, at which sides its
+photos are kept and embedded, whether its embedding is whitened, and how long a load may train.
+Every value below was chosen by a measurement on real photos and on thumbnails (docs/decisions.md
+says which); `ingest` asks for the recipe of a collection (`for_collection`) and the time budget,
+and owns none. `ModelConfig`, `TrainConfig` and `AugmentConfig` hold the knobs, and their
+defaults are the thumbnail recipe's; what photos change is written here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,22 @@ SIDES = (32, 48, 64, 96, 128)
 PHOTO_SIDE = 48
 # A collection of fewer photos than this gets the few-photos recipe (`few_photos`).
 FEW_PHOTOS = 1000
+
+# The time budget. A default load aims to end within LOAD_TARGET_S: the time it spent reading
+# before training and the time embedding will take after it come off training's budget
+# (ingest/load/budget.py), which is at most TRAINING_BUDGET_S and EPOCH_CAP epochs.
+LOAD_TARGET_S = 570.0  # 9.5 minutes: Python's start and the last epoch's overrun stay inside 10
+TRAINING_BUDGET_S = 540.0
+# At most; with a time budget, as many as fit in it. 300 rather than 100: on 400 photos (2 cores)
+# 0.622, 0.696, 0.744 P@10 at 100, 200, 300; dog breeds on a GPU 0.316 at 100, 0.342 at 200: the
+# loads that reached 100 with their budget mostly unspent (docs/decisions.md, "Training: all its
+# schedule, at most 300 epochs").
+EPOCH_CAP = 300
+# A collection too large to load within the target still trains this share of the budget: its
+# load runs over, rather than training a poorer model than a small collection gets.
+MIN_TRAIN_SHARE = 0.75
+MIN_TRAIN_S = 30.0  # the least a load of a few minutes (--minutes) trains
+TRAIN_MORE_MINUTES = 10.0  # `ingest train` without --minutes: the whole command, re-embedding included
 
 
 @dataclass(frozen=True)
@@ -68,7 +85,7 @@ def thumbnails(side: int) -> Recipe:
     gained nothing)."""
     embed = side * 5 // 4
     why = "thumbnails keep their layout"
-    return Recipe("thumbnails", ModelConfig(image_size=side), TrainConfig(), embed, why)
+    return Recipe("thumbnails", ModelConfig(image_size=side), _training(), embed, why)
 
 
 def photos(side: int) -> Recipe:
@@ -80,12 +97,12 @@ def photos(side: int) -> Recipe:
     - redrawn from the encoder's map one stage before the last (6x6 at 48 px): the animal's shape,
       not a wash of the scene's colours, at no cost to retrieval;
     - six small multi-crop views: on photos six beat four and eight in the same time;
-    - batches of 64, temperature 0.1, each small view matched to the full views only, at most 300
-      epochs: TrainConfig's defaults, each measured (docs/decisions.md)."""
+    - batches of 64, temperature 0.1, each small view matched to the full views only: TrainConfig's
+      defaults, each measured (docs/decisions.md); the time budget and EPOCH_CAP above."""
     model = ModelConfig(
         image_size=side, pooling="avg", bottleneck_side=side // 16, decoder_input="map", decoder_map_side=side // 8
     )
-    training = TrainConfig(view_source_side=side * 5 // 3, augment=AugmentConfig(small_views=6))
+    training = _training(view_source_side=side * 5 // 3, augment=AugmentConfig(small_views=6))
     return Recipe("photos", model, training, side * 7 // 3, "the embedding whitened")
 
 
@@ -101,6 +118,12 @@ def few_photos(side: int) -> Recipe:
         whiten=False,
         why="the embedding centred, not whitened: too few photos to estimate its spread",
     )
+
+
+def _training(**changes) -> TrainConfig:
+    """TrainConfig's values (batches of 64, temperature 0.1, ...: each justified there) with the
+    time budget and epoch cap above, and a recipe's `changes`."""
+    return TrainConfig(epochs=EPOCH_CAP, time_budget_s=TRAINING_BUDGET_S, **changes)
 
 
 def for_collection(side: int, photo_count: int) -> Recipe:

@@ -58,11 +58,8 @@ def quiet(description: str, steps: int) -> Iterator[_Quiet]:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # At most; with a time budget, as many as fit in it. 300 rather than 100: on 400 photos (2
-    # cores) 0.622, 0.696, 0.744 P@10 at 100, 200, 300; dog breeds on a GPU 0.316 at 100, 0.342 at
-    # 200: the loads that reached 100 with their budget mostly unspent (docs/decisions.md,
-    # "Training: all its schedule, at most 300 epochs").
-    epochs: int = 300
+    # The defaults are the thumbnail recipe's (encoder/recipe.py: every recipe, the budget and the cap).
+    epochs: int = 300  # at most; with a time budget, as many as fit in it (recipe.EPOCH_CAP)
     time_budget_s: float | None = 540.0  # None: exactly `epochs` epochs (early stop aside)
     batch_size: int = 64  # more optimiser steps in the budget: better than 128 or 256 (docs/decisions.md)
     learning_rate: float = 2e-3

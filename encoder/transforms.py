@@ -58,6 +58,7 @@ _TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, 
 
 @dataclass(frozen=True)
 class AugmentConfig:
+    # The defaults are the thumbnail recipe's; encoder/recipe.py says what photos change, and why.
     crop_scale: tuple[float, float] = (0.25, 1.0)  # share of the image area a crop keeps
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
     flip_p: float = 0.5

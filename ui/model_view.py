@@ -33,7 +33,10 @@ def show(facts: dict) -> None:
             cells[3].metric("Final training loss", f"{model['final_train_loss']:.4f}")
             if model.get("held_out_recon_mse") is not None:
                 cells[4].metric("Held-out reconstruction MSE", f"{model['held_out_recon_mse']:.4f}")
-    parent = f" · continues model `{model['parent_model_id']}`" if model and model.get("parent_model_id") else ""
+    parent = ""
+    if model and model.get("parent_model_id"):  # `ingest train` continues a model; a load may start from one
+        started = (model.get("trained_on") or {}).get("started_from")
+        parent = f" · {'started from' if started else 'continues'} model `{model['parent_model_id']}`"
     st.caption(
         f"model `{facts.get('model_id')}`{parent} · collection `{facts['collection']}` → "
         f"`{facts['physical_collection']}` in the {facts['store']}"

@@ -1,6 +1,7 @@
 """How long a load's training may run. A default load aims to end within LOAD_TARGET_S, so the
 time it spent reading before training, and the time embedding will take after it, come off
-training's budget (TrainConfig.time_budget_s at most).
+training's budget (the recipe's TRAINING_BUDGET_S at most). The budget's values are the recipe's
+(`encoder.recipe`); what is here turns them into seconds for one load.
 
 What follows training is timed, not guessed: one batch of the load's own photos goes through
 an untrained model exactly as the load will embed them (the weights do not change the time),
@@ -23,15 +24,12 @@ from encoder.device import torch_threads
 from encoder.embed import Embedder, batch_size_for
 from encoder.fit import STATS_IMAGES
 from encoder.model import Autoencoder, ModelConfig
+from encoder.recipe import LOAD_TARGET_S, MIN_TRAIN_SHARE
 from encoder.transforms import fixed_transform
 from ingest.load.batches import embedding_workers
 from ingest.load.records import DECODE_THREADS
 from ingest.store.media import decode_picture, media_copy
 
-LOAD_TARGET_S = 570.0  # 9.5 minutes: Python's start and the last epoch's overrun stay inside 10
-# A collection too large to load within the target still trains this share of the budget: its
-# load runs over, rather than training a poorer model than a small collection gets.
-MIN_TRAIN_SHARE = 0.75
 AFTER_TRAINING_FIXED_S = 5.0  # saving the model, its pictures, the store's indexes
 
 

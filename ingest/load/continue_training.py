@@ -23,7 +23,8 @@ from encoder import checkpoint as ckpt
 from encoder import live, training_state
 from encoder.embed import Embedder
 from encoder.fit import fit
-from encoder.train import MIN_TRAIN_IMAGES, Resumable, TrainConfig
+from encoder.recipe import EPOCH_CAP, TRAIN_MORE_MINUTES
+from encoder.train import MIN_TRAIN_IMAGES, Resumable
 from ingest.errors import UserError
 from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
 from ingest.load.continued_model import Measured, TrainReport, epochs_total, train_config_from
@@ -38,7 +39,7 @@ from ingest.store import collections as cols
 from ingest.store import open_store
 from ingest.store.media import MediaStore
 
-DEFAULT_MINUTES = 10.0
+DEFAULT_MINUTES = TRAIN_MORE_MINUTES
 WAITING = "waiting for the embedded store, held by another process (the page?)"
 
 
@@ -187,7 +188,7 @@ def _train(
         after += reading_seconds(examples, len(photos), parent.transform.image_size)
         budget = training_budget(target, time.perf_counter() - started, after, target, job="this training")
         # The epoch cap of a load's training, whatever the parent was trained with (--epochs 2 included).
-        train_cfg = replace(train_cfg, epochs=TrainConfig().epochs, time_budget_s=budget.seconds)
+        train_cfg = replace(train_cfg, epochs=EPOCH_CAP, time_budget_s=budget.seconds)
         notify(f"training for {budget.seconds:.0f} s: {budget.reason}")
     del examples
     info = {

@@ -4,12 +4,15 @@ parent's training configuration, the epochs of a lineage, and the report of befo
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 from encoder import checkpoint as ckpt
 from encoder.train import TrainConfig
 from encoder.transforms import AugmentConfig
 from ingest.load.reader import Skipped
-from ingest.load.switch import Switched
+
+if TYPE_CHECKING:  # a name only: the load's training (`training`, `start_from`) imports this module
+    from ingest.load.switch import Switched
 
 
 @dataclass

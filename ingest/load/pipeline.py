@@ -19,6 +19,7 @@ from ingest.errors import UserError
 from ingest.load.batches import embed_into, needing_embedding, stored_records
 from ingest.load.reader import Skipped, Source
 from ingest.load.records import read_records
+from ingest.load.start_from import few_photos_hint, starting_model
 from ingest.load.sync import Applied, prune
 from ingest.load.training import TrainingRequest, train_model
 from ingest.load.writer import StoreWriter
@@ -37,9 +38,10 @@ from ingest.store.space import check_room_for_load, check_writable
 class LoadOptions:
     collection: str = DEFAULT_COLLECTION
     epochs: int | None = None
-    minutes: float | None = None  # the load's time target; None: budget.LOAD_TARGET_S
+    minutes: float | None = None  # the load's time target; None: recipe.LOAD_TARGET_S
     retrain: bool = False
     model_id: str | None = None  # fill a new collection with this already trained model
+    start_from: str | None = None  # train the collection's model from this one's weights (a model id or collection)
     image_size: int | None = None  # the model's input side; None: chosen from the photos' sizes
     layout: Layout = Layout()  # shards, replicas, write consistency of a new collection (a cluster)
     show_progress: bool = True
@@ -102,6 +104,7 @@ def load(
     def no_images() -> str:
         return no_images_message(source, skipped)
 
+    start = starting_model(settings, options)  # its mistakes before anything is written
     if notice := legacy_notice(settings):
         notify(f"note: {notice}")
     checkpoint, trained = existing_model(settings, options), None
@@ -112,8 +115,16 @@ def load(
     )
     check_room_for_load(settings.home, source.file_sizes(), checkpoint is None, new_collection)
     if checkpoint is None:  # the store is not held while training, so the page keeps working
+        if start is not None:
+            notify(f"starting from {start.said()}")
         request = TrainingRequest(
-            options.collection, options.image_size, options.epochs, options.retrain, options.minutes
+            options.collection,
+            options.image_size,
+            options.epochs,
+            options.retrain,
+            options.minutes,
+            start_from=start,
+            few_photos_hint=lambda: few_photos_hint(settings, options.collection),
         )
         trained = train_model(source, settings.models_dir, request, skip, no_images, notify, options.show_progress)
         checkpoint = trained.path

@@ -20,25 +20,25 @@ import torch
 from encoder import live
 from encoder.checkpoint import TransformSpec
 from encoder.fit import fit
-from encoder.recipe import SideChoice, choose_side, for_collection
+from encoder.recipe import LOAD_TARGET_S, MIN_TRAIN_S, Recipe, SideChoice, choose_side, for_collection
 from encoder.train import MIN_TRAIN_IMAGES, Resumable
 from encoder.transforms import fixed_transform
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode, picture_size
-from ingest.load.budget import LOAD_TARGET_S, embedding_seconds, reading_seconds, training_budget
+from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
+from ingest.load.continued_model import epochs_total
 from ingest.load.reader import RawFile, Skipped, Source
 from ingest.load.records import DECODE_THREADS
+from ingest.load.start_from import StartingModel, recipe_from
 from ingest.progress import progress
 
 MAX_TRAIN_IMAGES = 50_000
-# The training sample is kept in memory as uint8 at the recipe's sample side (the embedding side,
-# or 224 px for a few photos): at most this many bytes
-# (14,000 photos at 112 px, about two epochs of the budget on 2 cores). With 1 GiB (28,000), a
+# The training sample is kept in memory as uint8 at the recipe's embedding side: at most this
+# many bytes (14,000 photos at 112 px, about two epochs of the budget on 2 cores). With 1 GiB (28,000), a
 # 50,000-photo load peaked at 2.3 GB; the load's target is 2 GB (docs/decisions.md).
 MAX_TRAIN_BYTES = 1 << 29
 SIZE_SAMPLE = 1000  # photos whose size is read (headers only) to choose the side
 EXAMPLES = 8  # photos read again to time the load's reading (budget.reading_seconds)
-MIN_TRAIN_S = 30.0  # the least a load of a few minutes (--minutes) trains
 
 
 def sample_sizes(source: Source, show_progress: bool) -> tuple[list[int], int]:
@@ -136,7 +136,10 @@ class TrainingRequest:
     image_size: int | None  # the input side (--image-size); None: chosen from the photos
     epochs: int | None  # exactly this many (--epochs); None: as many as fit the time budget
     retrain: bool  # --retrain: never resumes the state of a plain load's training
-    minutes: float | None = None  # --minutes: the load's time target (default: budget.LOAD_TARGET_S)
+    minutes: float | None = None  # --minutes: the load's time target (default: recipe.LOAD_TARGET_S)
+    start_from: StartingModel | None = None  # --start-from: the model whose weights training starts from
+    # A line proposing --start-from, asked only when the load is about to train the few-photos recipe.
+    few_photos_hint: Callable[[], str | None] = lambda: None
 
 
 def state_path(models_dir: Path, collection: str) -> Path:
@@ -155,21 +158,14 @@ def train_model(
 ) -> TrainedModel:
     """Train the collection's model on the source's photos; an interrupted training (Ctrl-C, a
     crash, a killed process) saved its state under models/training/, and the same command resumes it."""
-    image_size, epochs = request.image_size, request.epochs
+    epochs, start = request.epochs, request.start_from
     started = time.perf_counter()
     state = state_path(models_dir, request.collection)
     live.update(live.progress_path(state), phase="reading the photos to train on")
-    if image_size is None:
-        sizes, total = sample_sizes(source, show_progress)
-        choice = choose_side(sizes, total)
-        photos = min(total, len(sizes) * max(1, -(-total // SIZE_SAMPLE)))  # sizes read 1 in every so many
-    else:
-        choice = SideChoice(image_size, f"{image_size} px: given by --image-size")
-        photos = source.count()
-    chosen = for_collection(choice.side, photos)
+    chosen, spec, said = _recipe(source, request, show_progress)
     model_cfg, train_cfg, embed_side = chosen.model, chosen.training, chosen.embed_side
     examples: list[bytes] = []
-    images, info = training_images(source, TransformSpec(image_size=embed_side), on_skip, show_progress, examples)
+    images, info = training_images(source, spec, on_skip, show_progress, examples)
     if len(images) == 0:
         raise UserError(no_images())
     if len(images) < MIN_TRAIN_IMAGES:
@@ -177,11 +173,19 @@ def train_model(
             f"{source.name} holds {len(images)} images; training a model needs at least {MIN_TRAIN_IMAGES}: "
             "add images, or load into a collection that already has a model (--collection)"
         )
-    said = f"{embed_side} px, trained on {choice.reason}"
     notify(f"input side {said}")  # told once it is known there is something to train on
     notify(f"recipe: {chosen.name} ({chosen.why})")
-    info["input_side"] = said
-    info["recipe"] = {"name": chosen.name, "why": chosen.why}
+    if start is None and chosen.name == "few photos" and (hint := request.few_photos_hint()):
+        notify(hint)
+    info.update(collection=request.collection, input_side=said, recipe={"name": chosen.name, "why": chosen.why})
+    if start is not None:
+        info["started_from"] = start.lineage()
+        live.update(  # the page draws this training's curves on from the starting model's
+            live.progress_path(state),
+            epochs_before=epochs_total(start.checkpoint),
+            parent_model_id=start.checkpoint.model_id,
+            earlier=start.checkpoint.history,
+        )
     if epochs is not None:  # --epochs N: exactly N epochs, instead of as many as fit the time budget
         train_cfg = replace(train_cfg, epochs=epochs, time_budget_s=None)
     elif train_cfg.time_budget_s is not None:
@@ -196,13 +200,38 @@ def train_model(
         notify(f"training for {budget.seconds:.0f} s: {budget.reason}")
     del examples  # a phone photo's file is 5 MB: not held through training
     purpose = "retrain" if request.retrain else "load"
+    if start is not None:  # never resumes a training that started from another model, or from none
+        purpose += f" from {start.checkpoint.model_id}"
     resumable = Resumable(state, f"{info['fingerprint']}:{purpose}", notify)
     bars = progress if show_progress else None
-    path = fit(images, models_dir, model_cfg, train_cfg, info, progress=bars, whiten=chosen.whiten, resumable=resumable)
+    parent = start.checkpoint if start is not None else None
+    path = fit(
+        images, models_dir, model_cfg, train_cfg, info, bars, whiten=chosen.whiten, resumable=resumable, parent=parent
+    )
     live.update(live.progress_path(state), phase="embedding the photos")
     del images
     return_freed_heap()
     return TrainedModel(path, time.perf_counter() - started)
+
+
+def _recipe(source: Source, request: TrainingRequest, show_progress: bool) -> tuple[Recipe, TransformSpec, str]:
+    """The recipe of the load's model, the fixed transform its training photos go through, and
+    the input side in words. The photos' sizes choose the side (or --image-size gives it), and the
+    side and the number of photos the recipe; a model started from another keeps that one's."""
+    start = request.start_from
+    if start is not None:
+        chosen = recipe_from(start, source.count())
+        crops = f"{chosen.model.image_size} px crops, as model {start.checkpoint.model_id} was"
+        return chosen, start.checkpoint.transform, f"{chosen.embed_side} px, trained on {crops}"
+    if request.image_size is None:
+        sizes, total = sample_sizes(source, show_progress)
+        choice = choose_side(sizes, total)
+        photos = min(total, len(sizes) * max(1, -(-total // SIZE_SAMPLE)))  # sizes read 1 in every so many
+    else:
+        choice = SideChoice(request.image_size, f"{request.image_size} px: given by --image-size")
+        photos = source.count()
+    chosen = for_collection(choice.side, photos)
+    return chosen, TransformSpec(image_size=chosen.embed_side), f"{chosen.embed_side} px, trained on {choice.reason}"
 
 
 def return_freed_heap() -> None:

@@ -68,8 +68,18 @@ def epochs_said(model: dict) -> str:
     """'40 epochs', or '20 epochs (60 in all, continuing model <id>)' for a model `ingest train` made."""
     said = f"{model['epochs_run']} epochs"
     if model.get("parent_model_id"):
-        said += f" ({model['epochs_total']} in all, continuing model {model['parent_model_id']})"
+        said += f" ({model['epochs_total']} in all, {lineage_said(model)})"
     return said
+
+
+def lineage_said(model: dict) -> str:
+    """Where a model trained from another comes from: 'continuing model <id>' (`ingest train`), or
+    'started from model <id> of collection 'bigcats'' (`ingest load --start-from`)."""
+    started = (model.get("trained_on") or {}).get("started_from")
+    if not started:
+        return f"continuing model {model['parent_model_id']}"
+    collection = f" of collection {started['collection']!r}" if started.get("collection") else ""
+    return f"started from model {started['model_id']}{collection}"
 
 
 def format_info(facts: dict) -> str:
