@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -154,27 +153,3 @@ def test_a_mistake_is_one_line_and_changes_nothing(loaded, args, words):
     for word in words:
         assert word in lines[0], lines[0]
     assert data_directory(home) == before
-
-
-def test_no_hint_without_a_model_trained_on_many_photos(loaded):
-    assert not any(line.startswith("hint:") for line in loaded["first"].stderr.splitlines())
-    assert not any(line.startswith("hint:") for line in loaded["second"].stderr.splitlines())
-
-
-def test_a_few_photos_load_proposes_starting_from_a_model_trained_on_many(loaded, tmp_path):
-    home = tmp_path / "cbir-data"
-    shutil.copytree(loaded["home"], home, ignore=shutil.ignore_patterns(".lock"))
-    # The first collection's model, as if trained on many photos with the photo recipe (its id
-    # depends on its configuration and weights only, so it still loads as itself).
-    path = home / "models" / model_of(home, "first") / "model.pt"
-    many = ckpt.load(path)
-    many.data.update(trained_on=FEW_PHOTOS + 500, recipe={"name": "photos", "why": "1,500 photos"})
-    ckpt.save(many, path)
-    few = photos_zip(tmp_path / "third.zip", 16, 900)
-    result = run_cli(home, "load", str(few), "-c", "third", "--epochs", "1")
-    assert result.returncode == 0, result.stderr
-    (hint,) = [line for line in result.stderr.splitlines() if line.startswith("hint:")]
-    assert f"collection 'first' has a model trained on {FEW_PHOTOS + 500:,} photos" in hint
-    assert "--start-from first" in hint and "P@10 0.671" in hint
-    # A hint, not a choice: the load trained its own model from scratch.
-    assert "parent_model_id" not in ckpt.load(home / "models" / model_of(home, "third") / "model.pt").summary

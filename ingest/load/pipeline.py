@@ -19,7 +19,7 @@ from ingest.errors import UserError
 from ingest.load.batches import embed_into, needing_embedding, stored_records
 from ingest.load.reader import Skipped, Source
 from ingest.load.records import read_records
-from ingest.load.start_from import few_photos_hint, starting_model
+from ingest.load.start_from import starting_model
 from ingest.load.sync import Applied, prune
 from ingest.load.training import TrainingRequest, train_model
 from ingest.load.writer import StoreWriter
@@ -124,7 +124,6 @@ def load(
             options.retrain,
             options.minutes,
             start_from=start,
-            few_photos_hint=lambda: few_photos_hint(settings, options.collection),
         )
         trained = train_model(source, settings.models_dir, request, skip, no_images, notify, options.show_progress)
         checkpoint = trained.path

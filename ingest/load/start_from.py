@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from encoder.folder import CHECKPOINT_NAME
-from encoder.recipe import EPOCH_CAP, FEW_PHOTOS, TRAINING_BUDGET_S, Recipe, for_collection
+from encoder.recipe import EPOCH_CAP, TRAINING_BUDGET_S, Recipe, for_collection
 from ingest.errors import UserError
 from ingest.load.continued_model import epochs_total, train_config_from
 from ingest.settings import Settings
@@ -30,9 +30,6 @@ if TYPE_CHECKING:
     from ingest.load.pipeline import LoadOptions
 
 MODEL_ID = re.compile(r"[0-9a-f]{16}")  # a checkpoint's id (`compute_model_id`): never a path
-# What the hint and the docs quote: antsbees.zip's P@10, trained on itself and started from a
-# model of bigcats.zip + dogbreeds.zip (both centred, not whitened: the few-photos recipe).
-MEASURED = "245 photos of ants and bees: P@10 0.671 against 0.63 to 0.65"
 
 
 @dataclass(frozen=True)
@@ -112,35 +109,6 @@ def recipe_from(start: StartingModel, photo_count: int) -> Recipe:
     )
     why = f"{own.why}; the model, training and input side of model {parent.model_id}"
     return Recipe(own.name, parent.model_config, training, parent.transform.image_size, why, own.whiten)
-
-
-def few_photos_hint(settings: Settings, collection: str) -> str | None:
-    """One line proposing --start-from, for a load about to train the few-photos recipe, when
-    another collection's model was trained on at least FEW_PHOTOS photos with the photo recipe
-    (the one trained on most); None when there is none."""
-    from encoder import checkpoint as ckpt
-
-    candidates = []
-    for alias, state in _collections(settings).items():
-        path = settings.models_dir / (state.model_id or "?") / CHECKPOINT_NAME
-        if alias == collection or not path.exists():
-            continue
-        try:
-            data = ckpt.load(path).data
-        except (ckpt.CheckpointError, KeyError, TypeError):  # damaged: `ingest check` tells it
-            continue
-        trained_on = data.get("trained_on")
-        if (data.get("recipe") or {}).get("name") == "photos" and isinstance(trained_on, int):
-            if trained_on >= FEW_PHOTOS:
-                candidates.append((trained_on, alias))
-    if not candidates:
-        return None
-    trained_on, alias = max(candidates)
-    return (
-        f"hint: collection {alias!r} has a model trained on {trained_on:,} photos; fewer than {FEW_PHOTOS:,} "
-        f"photos are learnt better starting from such a model than alone ({MEASURED}): "
-        f"load them with --start-from {alias} (and --retrain once this load has filled the collection)"
-    )
 
 
 def _collections(settings: Settings) -> dict[str, cols.CollectionState]:

@@ -139,7 +139,6 @@ class TrainingRequest:
     minutes: float | None = None  # --minutes: the load's time target (default: recipe.LOAD_TARGET_S)
     start_from: StartingModel | None = None  # --start-from: the model whose weights training starts from
     # A line proposing --start-from, asked only when the load is about to train the few-photos recipe.
-    few_photos_hint: Callable[[], str | None] = lambda: None
 
 
 def state_path(models_dir: Path, collection: str) -> Path:
@@ -175,8 +174,6 @@ def train_model(
         )
     notify(f"input side {said}")  # told once it is known there is something to train on
     notify(f"recipe: {chosen.name} ({chosen.why})")
-    if start is None and chosen.name == "few photos" and (hint := request.few_photos_hint()):
-        notify(hint)
     info.update(collection=request.collection, input_side=said, recipe={"name": chosen.name, "why": chosen.why})
     if start is not None:
         info["started_from"] = start.lineage()
