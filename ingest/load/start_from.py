@@ -1,12 +1,10 @@
 """`ingest load PATH --start-from X`: the collection's new model trained from another model's
 weights, on this collection's photos.
 
-A few hundred photos teach a model less than thousands do. On `antsbees.zip` (245 photos, the
-animals small in the frame) a model trained on them alone scores P@10 0.63 to 0.65; one first
-trained on `bigcats.zip` + `dogbreeds.zip` and then on them for 150 to 300 epochs, 0.671; the
-larger model used as it is (`--model`), 0.61 (docs/library.md). So the new model starts from X's
-weights, keeps X's architecture, training configuration and input side (its checkpoint says
-them all), trains within the load's usual budget, and its checkpoint names X as its parent.
+The new model starts from X's weights, keeps X's architecture, training configuration and input
+side (its checkpoint says them all), trains within the load's usual budget, and its checkpoint
+names X as its parent. Whether it beats a model trained on the collection alone is for
+`ingest evaluate` to say: on `antsbees.zip` it did not (docs/benchmarks.md).
 X is a collection's name (its current model) or a model id (a folder of models/).
 """
 
