@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from baselines import colour_histogram, raw_pixels  # noqa: E402
 
 from ingest.load.records import point_id  # noqa: E402

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "train_step.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "train_step.py"
 
 
 def test_the_step_benchmark_times_the_loads_recipe_and_counts_its_operations():
