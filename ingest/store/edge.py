@@ -96,7 +96,8 @@ class EdgeStore(EdgeReads, Store):
         gone already)."""
         shard, entry = self._shards.pop(name, None), self._manifest.entry(name)
         with contextlib.suppress(Exception):  # Edge may fail to close what it failed to read
-            shard.close()
+            if shard is not None:
+                shard.close()
         if aside is not None:
             aside.parent.mkdir(parents=True, exist_ok=True)
             self._folder(name).rename(aside)
