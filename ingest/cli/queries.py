@@ -73,6 +73,7 @@ def search(
         )
         if out:
             first = positives[0]
+            query: Image.Image | None
             if first.image is not None:
                 query = first.image
             else:

@@ -78,6 +78,7 @@ def embed_into(
         # resizing): one thread doing all four kept the embedding threads waiting half the time.
         with closing(prefetched(records, depth=embedder.batch_size)) as decoded:
             for record in decoded:
+                assert record.image is not None  # a record read is decoded; its pixels go with its tensor
                 if media is not None and record.data is not None:
                     media.put(record.sha256, record.data, record.image, (record.width, record.height), record.format)
                 yield record.without_pixels(), embedder.preprocess(record.image)
@@ -126,6 +127,7 @@ def _new_ones(records: list[ImageRecord], writer: StoreWriter, media: MediaStore
     new, stored = writer.split_stored(records)
     for record in stored:
         if record.data is not None:
+            assert record.image is not None  # read with its bytes, so decoded
             media.put(record.sha256, record.data, record.image, (record.width, record.height), record.format)
     return new
 
