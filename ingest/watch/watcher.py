@@ -238,7 +238,7 @@ class Watcher:
         with self.store() as store:
             self._same_collection(store)
             changes = plan(store, self.physical, is_gone, ids=sorted({point_id(sha) for sha in held if sha}))
-            apply(store, self.physical, changes, self.media)
+            apply(store, self.physical, changes, self.media, self.settings)
         for here, there in changes.moved:
             if here["path"] in told:
                 continue
