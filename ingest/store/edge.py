@@ -11,7 +11,7 @@ cannot half-do. Layout of the store's folder:
     collections/<name>/   one Edge shard
     catalog/              each collection's description and its points' payloads (`catalog.py`)
 
-The API is marked beta and pinned in pyproject.toml; tests/test_store_contract.py checks the
+The API is marked beta and pinned in pyproject.toml; tests/unit/test_store_contract.py checks the
 behaviour this module relies on.
 """
 
