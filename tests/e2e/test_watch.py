@@ -111,7 +111,7 @@ def converged(home: Path, folder: Path, watch: Watch | None = None) -> dict[str,
     """Waits until the collection holds exactly the folder's photos, each with its bytes."""
     deadline, last = time.monotonic() + CONVERGE_S, None
     while time.monotonic() < deadline:
-        last = places(home, folder.name)
+        last = places(home, str(folder.resolve()))  # a source is known by its full path
         if last == files_of(folder):
             return last
         assert watch is None or watch.process.poll() is None, "".join(watch.said)
