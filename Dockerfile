@@ -3,7 +3,7 @@
 FROM python:3.11.14-slim-bookworm
 
 # CPU-only PyTorch: the default Linux wheels pull about 4 GB of CUDA libraries that this
-# image never uses. These pins must equal pyproject.toml's (tests/test_deploy.py checks).
+# image never uses. These pins must equal pyproject.toml's (tests/unit/test_deploy.py checks).
 ARG TORCH_VERSION=2.14.1
 ARG TORCHVISION_VERSION=0.29.1
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu

@@ -1,5 +1,6 @@
 # make run  : install into .venv if needed, ingest ZIP (default: the bundled sample), open the page
 # make test : install into .venv if needed (and Chromium for the browser test), run every test
+# make test-unit : the linters (ruff, mypy) and the fast tests of tests/unit only (under a minute on 2 cores)
 SHELL := /bin/bash
 # The first Python 3.11 or newer on the PATH; 3.11 first, the version every test runs on.
 PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
@@ -11,7 +12,7 @@ PORT ?= 8501
 PAGE_LOG ?= streamlit.log
 PYTEST_ARGS ?=
 
-.PHONY: run ui test install chromium bench clean
+.PHONY: run ui test test-unit lint install chromium bench clean
 
 install: $(VENV)/.installed
 
@@ -44,10 +45,19 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: install chromium
+# ruff, and mypy on encoder, ingest and ui ([tool.mypy] in pyproject.toml).
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Every test: tests/unit, tests/e2e (the CLI as a process), tests/ui (AppTest, Chromium), tests/faults.
+test: lint chromium
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+# The fast tests only: no CLI process, no browser, no load of the sample.
+test-unit: lint
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # The runs behind docs/benchmarks.md (about an hour on 2 cores); each prints JSON. The data sets
 # are looked for in $CBIR_DATASETS, else ../shared/datasets (bench/datasets.py).

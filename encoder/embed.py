@@ -9,6 +9,7 @@ on 2 AVX512-BF16 cores, with vectors within cosine 0.9997 of float32's and the s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -22,8 +23,10 @@ from encoder.device import autocast, bf16_is_fast, pick_device
 from encoder.model import Autoencoder
 from encoder.transforms import fixed_transform, to_float
 
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
-def fold_batch_norms(model: nn.Module) -> nn.Module:
+
+def fold_batch_norms(model: ModuleT) -> ModuleT:
     """The model for inference, each convolution followed by a batch norm made one convolution
     (the norm's statistics are fixed once trained, so it is a per-channel scale and shift that
     the convolution's weights can carry). The same outputs to about 1e-7, and a fifth less time

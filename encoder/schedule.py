@@ -42,8 +42,9 @@ def epochs_that_fit(budget_s: float | None, max_epochs: int, epoch_seconds: list
     pace = max(statistics.median(epoch_seconds[1:] or epoch_seconds), 1e-3)
     fits = done + int(max(0.0, budget_s - sum(epoch_seconds)) // pace)
     fits = max(done, min(max_epochs, fits))
-    may_grow = planned is None or done <= max(PLAN_GROWS_UNTIL, planned // 3)
-    return fits if may_grow else min(planned, fits)
+    if planned is None or done <= max(PLAN_GROWS_UNTIL, planned // 3):  # it may still grow
+        return fits
+    return min(planned, fits)
 
 
 class EarlyStopping:

@@ -259,6 +259,7 @@ def train(
         stopper.best_value, stopper.best_epoch, best_state = saved["best_value"], saved["best_epoch"], saved["best"]
         run.schedule.epochs = planned or cfg.epochs
         within = f", step {run.in_epoch['step']} of epoch {len(history) + 1}" if run.in_epoch else ""
+        assert resumable is not None  # what saved was read from
         resumable.notify(
             f"resuming the training saved at {saved['saved_at']}: {len(history)} of "
             f"{planned or '?'} epochs done{within}, {sum(epoch_seconds):.0f}s of training spent"
@@ -292,7 +293,11 @@ def train(
         epoch_start = time.perf_counter()
         title = f"epoch {epoch}/{planned}" if planned else f"epoch {epoch} (timing it)"
         with progress(title, run.steps_per_epoch) as bar:
-            losses = run.train_epoch(lambda mean, t=title: bar.advance(description=f"{t}  loss {mean:.4f}"), save, stop)
+
+            def show_loss(mean: float, t: str = title) -> None:
+                bar.advance(description=f"{t}  loss {mean:.4f}")
+
+            losses = run.train_epoch(show_loss, save, stop)
             val = run.validation_losses()
             epoch_seconds.append(time.perf_counter() - epoch_start)
             stopped = stop()
@@ -326,6 +331,7 @@ def train(
         if stopped:
             break
     if cfg.patience is not None:
+        assert best_state is not None  # kept from the start when there is a patience
         run.model.load_state_dict(best_state)
     return TrainResult(
         model=run.model.eval().cpu(),

@@ -33,5 +33,8 @@ _ADVICE = {
 
 def filesystem_problem(exc: OSError) -> str:
     """One line for a file-system fault: `<path>: <what happened>: <what to do>`."""
-    what, todo = _ADVICE.get(exc.errno, (exc.strerror or str(exc), "check the disk and the data directory (CBIR_HOME)"))
+    # An error without an errno (None) finds no advice, as 0 finds none.
+    what, todo = _ADVICE.get(
+        exc.errno or 0, (exc.strerror or str(exc), "check the disk and the data directory (CBIR_HOME)")
+    )
     return f"{exc.filename or 'the data directory'}: {what}: {todo}"

@@ -71,7 +71,7 @@ def _read_tags(block: bytes) -> dict[int, object]:
     return tags
 
 
-def _directory(tiff: memoryview, order: str, offset: int, wanted: set[int]) -> dict[int, object]:
+def _directory(tiff: memoryview, order: str, offset: int, wanted: frozenset[int]) -> dict[int, object]:
     """The wanted tags of the directory at `offset`; entries past the block's end are not read."""
     if offset + 2 > len(tiff):
         return {}
@@ -106,7 +106,8 @@ def _taken(tags: dict[int, object]) -> dict:
         if not found:
             continue
         try:
-            moment = dt.datetime(*(int(part) for part in found.groups()))
+            year, month, day, hour, minute, second = (int(part) for part in found.groups())
+            moment = dt.datetime(year, month, day, hour, minute, second)
         except ValueError:  # 0000:00:00 00:00:00, as cameras with no clock set write
             continue
         if moment.year < 1800:
@@ -134,7 +135,7 @@ def camera_name(make: str, model: str) -> str:
 
 
 def _camera(tags: dict[int, object]) -> dict:
-    make, model = (tags.get(t) if isinstance(tags.get(t), str) else "" for t in (MAKE, MODEL))
+    make, model = (value if isinstance(value := tags.get(t), str) else "" for t in (MAKE, MODEL))
     facts = {}
     if name := camera_name(make, model):
         facts = {

@@ -78,7 +78,7 @@ def decode(data: bytes, target_side: int | None = None, longer_side: int = 0) ->
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))  # reduce() may replace the ImageFile
             fmt = image.format or "unknown"
             if fmt not in SUPPORTED_FORMATS:
                 raise ImageRejected(f"unsupported image format {fmt}")

@@ -36,7 +36,7 @@ class _LiveBar(Bar):
         self.bar, self.task = bar, task
 
     def advance(self, steps: int = 1, description: str | None = None) -> None:
-        self.bar.update(self.task, advance=steps, **({"description": description} if description else {}))
+        self.bar.update(self.task, advance=steps, description=description or None)  # None: left as it was
 
     def finish(self, description: str) -> None:
         self.bar.update(self.task, description=description)

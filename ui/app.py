@@ -37,10 +37,10 @@ upload_problem = query.decode_upload()  # before the store's lock: a picture's d
 try:
     with access.session() as store:
         names = sorted(store.aliases()) if store is not None else []
-        state = cols.state(store, wanted) if wanted in names else None
-        index = resources.open_index(store, settings, state) if state is not None else None
+        state = cols.state(store, wanted) if store is not None and wanted in names else None
+        index = resources.open_index(store, settings, state) if store is not None and state is not None else None
         points = index.count() if index is not None else 0
-        if index is None or points == 0:
+        if store is None or state is None or index is None or points == 0:
             notices.empty(settings, wanted, [n for n in names if n != wanted])
             st.stop()
         opened_ms = access.last_open_ms
@@ -83,6 +83,7 @@ except OSError as exc:  # the machine's fault: a read-only or foreign-owned data
     st.stop()
 
 # Drawing: no store needed from here on.
+assert state is not None  # the store's part stopped the page without one
 draw_started = time.perf_counter()
 if search_tab.open:
     with search_tab:
@@ -94,13 +95,16 @@ if search_tab.open:
             search_view.show(outcome, controls, index.embedder, media)
 elif browse_tab.open:
     with browse_tab:
+        assert page is not None  # loaded above, the tab being open
         browse_view.show(page, media)
 elif duplicates_tab.open:
     with duplicates_tab:
+        assert duplicates is not None  # loaded above, the tab being open
         duplicates_view.show(duplicates, media)
 elif model_tab.open:
     with model_tab:
         training_panel(settings, state.name, controls=True)
+        assert facts is not None  # read above, the tab being open
         model_view.show(facts)
 
 with st.sidebar:

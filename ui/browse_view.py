@@ -50,7 +50,7 @@ def load(index: Index, labels: dict[str, int], where: Where | None = None, dated
     sidebar's date range and camera; `dated`: some photo has a date to sort by."""
     st.session_state.setdefault(OFFSETS, [None])
     label_col, words_col, *order_col = st.columns([1, 2, 1] if dated else [1, 2])
-    label = label_col.selectbox(
+    label: str | None = label_col.selectbox(
         "Label",
         [ALL_LABELS, *labels],
         key="browse_label",
@@ -73,11 +73,11 @@ def load(index: Index, labels: dict[str, int], where: Where | None = None, dated
         hits, next_offset = index.browse(label, words, PAGE_SIZE, offsets[-1], where)
         return Page(hits, len(offsets), next_offset)
     within = replace(narrowed_by(where, label), path_words=words)
-    hits, next_offset = index.by_date_taken(PAGE_SIZE, offsets[-1], order == NEWEST, within)
+    hits, next_cursor = index.by_date_taken(PAGE_SIZE, offsets[-1], order == NEWEST, within)
     undated = index.store.count(index.physical, within) - index.store.count(
         index.physical, replace(within, taken_after=within.taken_after or "1000-01-01T00:00:00")
     )
-    return Page(hits, len(offsets), next_offset, undated, by_date=True)
+    return Page(hits, len(offsets), next_cursor, undated, by_date=True)
 
 
 def show(page: Page, media: MediaStore) -> None:

@@ -167,7 +167,9 @@ def decode_upload() -> str | None:
     picture holds no lock that every other session waits on. An upload that cannot be used leaves
     the query (the uploader keeps it, and no rerun decodes it again); returns why, in one line."""
     current = st.session_state.get(QUERY)
-    for example in (*current.positives, *current.negatives) if current else ():
+    if not current:
+        return None
+    for example in (*current.positives, *current.negatives):
         if example.upload_id is not None:
             try:
                 _uploaded_image(example.upload_id)
@@ -202,9 +204,9 @@ def run(index: Index, query: Query, controls: Controls) -> Outcome:
     """Search with the query's examples; raises UploadRejected for an unusable upload."""
     started = time.perf_counter()
     examples, notes = _resolve(index, query)
-    vectors = {True: [], False: []}
-    for shown, vector in examples:
-        vectors[shown.positive].append(vector)
+    vectors: dict[bool, list[np.ndarray]] = {True: [], False: []}
+    for example, vector in examples:
+        vectors[example.positive].append(vector)
     # Examples from the collection are left out of the results: the user has seen them.
     exclude = [shown.point.id for shown, _ in examples if shown.point is not None]
     hits = index.by_examples(

@@ -86,7 +86,7 @@ def _when_and_camera(library: dict) -> Where:
         first, last = (dt.date.fromisoformat(library[key]) for key in ("first_taken", "last_taken"))
         days = st.date_input(
             "Taken between",
-            value=(),
+            value=(),  # type: ignore[arg-type]  # no range chosen yet: Streamlit takes (), its annotation omits it
             min_value=first,
             max_value=last,
             key=TAKEN,

@@ -73,7 +73,12 @@ def search(
         )
         if out:
             first = positives[0]
-            query = first.image if first.image is not None else open_hits(media, [first.stored])[0]
+            query: Image.Image | None
+            if first.image is not None:
+                query = first.image
+            else:
+                assert first.stored is not None  # an example is a file or a stored photo
+                query = open_hits(media, [first.stored])[0]
             search_montage(index.embedder, media, query, hits, out)
     if as_json:
         typer.echo(json.dumps([h.to_json() for h in hits], indent=2))

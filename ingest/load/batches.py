@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
+from typing import Protocol
 
+import numpy as np
 import torch
 
 from encoder.device import torch_threads
@@ -55,8 +57,14 @@ def fewer_collections() -> Iterator[None]:
             gc.unfreeze()
 
 
+class BatchWriter(Protocol):
+    """What embed_into hands each batch to: a StoreWriter, or what keeps the vectors in memory."""
+
+    def submit(self, records: list[ImageRecord], vectors: np.ndarray, recon_errors: np.ndarray, /) -> None: ...
+
+
 def embed_into(
-    records: Iterable[ImageRecord], embedder: Embedder, writer: StoreWriter, media: MediaStore | None = None
+    records: Iterable[ImageRecord], embedder: Embedder, writer: BatchWriter, media: MediaStore | None = None
 ) -> int:
     """Embeds in batches, handed to the writer in order. Meanwhile the next photos are read,
     decoded, copied into `media` (so a photo's copy is there before its point) and resized, on
@@ -65,11 +73,12 @@ def embed_into(
     count, batch, pixels = 0, [], []
     pending: deque[tuple[list[ImageRecord], Future]] = deque()
 
-    def with_pixels() -> Iterator[tuple[ImageRecord, torch.Tensor]]:
+    def with_pixels() -> Generator[tuple[ImageRecord, torch.Tensor], None, None]:
         # Reading and decoding run on a thread of their own, ahead of this one (copying and
         # resizing): one thread doing all four kept the embedding threads waiting half the time.
         with closing(prefetched(records, depth=embedder.batch_size)) as decoded:
             for record in decoded:
+                assert record.image is not None  # a record read is decoded; its pixels go with its tensor
                 if media is not None and record.data is not None:
                     media.put(record.sha256, record.data, record.image, (record.width, record.height), record.format)
                 yield record.without_pixels(), embedder.preprocess(record.image)
@@ -118,11 +127,12 @@ def _new_ones(records: list[ImageRecord], writer: StoreWriter, media: MediaStore
     new, stored = writer.split_stored(records)
     for record in stored:
         if record.data is not None:
+            assert record.image is not None  # read with its bytes, so decoded
             media.put(record.sha256, record.data, record.image, (record.width, record.height), record.format)
     return new
 
 
-def _hand_over(embedded: tuple[list[ImageRecord], Future], writer: StoreWriter) -> int:
+def _hand_over(embedded: tuple[list[ImageRecord], Future], writer: BatchWriter) -> int:
     batch, future = embedded
     writer.submit(batch, *future.result())
     return len(batch)
@@ -130,7 +140,7 @@ def _hand_over(embedded: tuple[list[ImageRecord], Future], writer: StoreWriter) 
 
 def stored_records(
     store: Store, collection: str, media: MediaStore, on_skip: Callable[[Skipped], None], show_progress: bool
-) -> Iterator[ImageRecord]:
+) -> Generator[ImageRecord, None, None]:
     """Every point of a collection as a record, its picture read back from the media store;
     a point whose copy is missing is passed to on_skip (it stays in the old collection)."""
     with progress("re-embedding the collection", store.count(collection), show_progress) as bar:

@@ -4,7 +4,7 @@ parent's training configuration, the epochs of a lineage, and the report of befo
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from encoder import checkpoint as ckpt
 from encoder.train import TrainConfig
@@ -66,7 +66,9 @@ def train_config_from(saved: dict) -> TrainConfig:
     version does not know are left out; fields added since keep their defaults."""
     known = {f.name for f in fields(TrainConfig)} - {"augment"}
     augment_known = {f.name for f in fields(AugmentConfig)}
-    augment = {k: tuple(v) if isinstance(v, list) else v for k, v in (saved.get("augment") or {}).items()}
+    augment: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in (saved.get("augment") or {}).items()
+    }
     return TrainConfig(
         **{k: v for k, v in saved.items() if k in known},
         augment=AugmentConfig(**{k: v for k, v in augment.items() if k in augment_known}),

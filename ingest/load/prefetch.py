@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -24,7 +24,7 @@ class _Raised:
         self.error = error
 
 
-def prefetched(items: Iterable[T], depth: int, chunk: int = 32) -> Iterator[T]:
+def prefetched(items: Iterable[T], depth: int, chunk: int = 32) -> Generator[T, None, None]:
     """The items of `items`, produced up to `depth` ahead on a background thread and handed over
     `chunk` at a time: a hand-over wakes the other thread, and one per photo kept both switching
     (a tenth of the reading thread's time went to the kernel's task switches)."""

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from ingest.errors import UserError
 from ingest.images import MAX_BYTES, is_video
@@ -202,7 +202,7 @@ def _open_plain_file(full: Path) -> BinaryIO | str:
     return os.fdopen(fd, "rb")
 
 
-def _read_entry(path: str, f: BinaryIO, declared_size: int) -> RawFile | Skipped:
+def _read_entry(path: str, f: IO[bytes], declared_size: int) -> RawFile | Skipped:
     """An open file or zip entry: a video is told by its first bytes and an oversized file by its
     declared size, and neither is read further."""
     head = f.read(HEAD_BYTES)

@@ -3,21 +3,23 @@ point's payload names them, and `payload()` is the only place that payload is bu
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import hashlib
 import os
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from PIL import Image
 
 from ingest.exif import FACT_FIELDS, photo_facts
 from ingest.images import DecodedImage, ImageRejected
-from ingest.load.reader import RawFile, Skipped, Source
+from ingest.load.reader import RawFile, Skipped
 from ingest.progress import progress
 
 # Point ids are UUIDv5 of the image's SHA-256 in this namespace: same bytes, same point.
@@ -62,7 +64,8 @@ class ImageRecord:
     # The picture, decoded to RGB, and the file's bytes: never in the payload, and None once
     # the photo is a tensor and its copy is in the media store (`without_pixels`).
     image: Image.Image | None = field(repr=False)
-    data: bytes | None = field(default=None, repr=False)  # also None when re-read from the media store
+    # `builtins.bytes`: in this class `bytes` names the field above.
+    data: builtins.bytes | None = field(default=None, repr=False)  # also None when re-read from the media store
     facts: dict = field(default_factory=dict)  # from its EXIF: taken_at, camera, location, ... (`ingest.exif`)
 
     @property
@@ -93,15 +96,26 @@ class ImageRecord:
         """A stored point's record, its picture read back from the media store (--retrain); its
         EXIF facts come from the payload (a media copy may be a JPEG made without them)."""
         facts = {name: payload[name] for name in FACT_FIELDS if name in payload}
-        return cls(**{name: payload.get(name) for name in FILE_FIELDS}, image=image, facts=facts)
+        fields: dict[str, Any] = {name: payload.get(name) for name in FILE_FIELDS}
+        return cls(**fields, image=image, facts=facts)
+
+
+class Entries(Protocol):
+    """What read_records reads: a Source, or the files `ingest watch` read."""
+
+    name: str
+
+    def count(self) -> int: ...
+
+    def __iter__(self) -> Iterator[RawFile | Skipped]: ...
 
 
 def read_records(
-    source: Source,
+    source: Entries,
     on_skip: Callable[[Skipped], None],
     show_progress: bool,
     decode: Callable[[bytes], DecodedImage],
-) -> Iterator[ImageRecord]:
+) -> Generator[ImageRecord, None, None]:
     """Every usable image of the source, in the source's order, decoded by `decode` (for instance
     at a reduced scale, much faster for big photos); each unusable file is passed to on_skip."""
     with (
@@ -112,8 +126,10 @@ def read_records(
         pending: deque[tuple[RawFile | Skipped, Future | None]] = deque()
         for entry in source:
             bar.advance()
-            big = isinstance(entry, RawFile) and len(entry.data) >= PARALLEL_DECODE_BYTES
-            pending.append((entry, pool.submit(_decoded, entry.data, decode) if big else None))
+            decoding = None
+            if isinstance(entry, RawFile) and len(entry.data) >= PARALLEL_DECODE_BYTES:  # a big file
+                decoding = pool.submit(_decoded, entry.data, decode)
+            pending.append((entry, decoding))
             while pending and (pending[0][1] is None or len(pending) > 2 * DECODE_THREADS):
                 if record := _record(*pending.popleft(), source.name, decode, on_skip):
                     yield record

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -107,7 +107,7 @@ def training_images(
 
 def records(
     photos: Snapshot, media: MediaStore, on_skip: Callable[[Skipped], None], show_progress: bool
-) -> Iterator[ImageRecord]:
+) -> Generator[ImageRecord, None, None]:
     """Every photo as a record, its picture read back from the media store (as --retrain reads
     them); a photo whose copy is missing or unreadable is passed to on_skip."""
     with progress("re-embedding the collection", len(photos), show_progress) as bar:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingest.load.reader import RawFile, Source, label_of
 from ingest.progress import progress
 from ingest.settings import Settings
-from ingest.store import Store
+from ingest.store import Record, Store
 from ingest.store.media import MediaStore
 from ingest.store.media_users import unused_media
 
@@ -75,6 +75,7 @@ def plan(store: Store, collection: str, gone: Gone, ids: list[str] | None = None
     """Every point is read (its places only): a place of one source can be any point's copy.
     With `ids`, only those points (`ingest watch` knows which bytes each gone file held)."""
     changes = Changes()
+    points: Iterable[Record]
     if ids is None:
         points = store.points(collection, payload=PLACE_KEYS)
     else:

@@ -161,7 +161,7 @@ def format_duplicates(result: dict) -> str:
 
 def _heading(group: dict) -> str:
     status = {"kept": "; reviewed: keep one", "not duplicates": "; reviewed: not duplicates"}.get(
-        group.get("status"), ""
+        str(group.get("status")), ""
     )
     if group.get("kind") == "burst":
         first, last = (t.replace("T", " ") for t in group["taken"])

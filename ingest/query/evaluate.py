@@ -87,6 +87,7 @@ def evaluate(
     chance_sum = 0.0
     for index, found in zip(queries, neighbours):
         label = labels[index]
+        assert label is not None  # a query is a labelled point
         found_labels = [label_of_id.get(n.id) for n in found]
         relevant = [other == label for other in found_labels]
         others = label_sizes[label] - 1  # R

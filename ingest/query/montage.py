@@ -30,7 +30,9 @@ def open_hits(media: MediaStore, hits: list[Hit]) -> list[Image.Image | None]:
     return images
 
 
-def search_montage(embedder: Embedder, media: MediaStore, query: Image.Image, hits: list[Hit], path: Path) -> None:
+def search_montage(
+    embedder: Embedder, media: MediaStore, query: Image.Image | None, hits: list[Hit], path: Path
+) -> None:
     pictures = [query, *open_hits(media, hits)]
     present = [im for im in pictures if im is not None]
     recon_iter = iter(reconstructions(embedder, present))

@@ -38,6 +38,7 @@ def read_points(store: Store, collection: str, payload_keys: Sequence[str], wher
     """Every point of the collection (that `where` keeps) with its vector and the named payload keys."""
     ids, vectors, payloads = [], [], []
     for point in store.points(collection, where, payload=list(payload_keys), vectors=True):
+        assert point.vector is not None  # asked for with vectors=True
         ids.append(point.id)
         vectors.append(point.vector)
         payloads.append(point.payload)

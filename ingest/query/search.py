@@ -130,13 +130,19 @@ class Index:
         """The points among point_ids that are still in the collection, with their vectors:
         the photos a search by examples was given by id."""
         found = self.store.retrieve(self.physical, list(point_ids), vectors=True)
-        return {r.id: (Hit.of(r), r.vector) for r in found}
+        examples: dict[str, tuple[Hit, np.ndarray]] = {}
+        for r in found:
+            assert r.vector is not None  # asked for with vectors=True
+            examples[r.id] = (Hit.of(r), r.vector)
+        return examples
 
     def vector_of(self, point_id: str) -> np.ndarray:
         found = self.store.retrieve(self.physical, [point_id], payload=False, vectors=True)
         if not found:
             raise UserError(f"no point {point_id} in collection {self.state.name!r}")
-        return found[0].vector
+        vector = found[0].vector
+        assert vector is not None  # asked for with vectors=True
+        return vector
 
     def count(self) -> int:
         return self.store.count(self.physical)

@@ -45,6 +45,7 @@ def connect(settings: Settings, wait_s: float | None = None, on_wait: Callable[[
         return EdgeStore(settings.store_dir, settings.wait_s if wait_s is None else wait_s, on_wait)
     from ingest.store.client import ClientStore
 
+    assert settings.qdrant_url is not None  # not embedded
     try:
         return ClientStore.server(settings.qdrant_url, settings.qdrant_api_key, settings.timeout_s)
     except ValueError as exc:  # qdrant-client refuses a URL it cannot use (e.g. ftp://) before any request

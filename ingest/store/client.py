@@ -41,7 +41,8 @@ def qdrant_filter(where: Where | None) -> models.Filter | None:
     if where.words:
         must.append(models.FieldCondition(key="path", match=models.MatchText(text=where.words)))
     if where.taken_after or where.taken_before:
-        moments = models.DatetimeRange(gte=where.taken_after, lt=where.taken_before)
+        # RFC 3339 strings, which the pydantic model parses; its annotation names datetime only.
+        moments = models.DatetimeRange(gte=where.taken_after, lt=where.taken_before)  # type: ignore[arg-type]
         must.append(models.FieldCondition(key="taken_at", range=moments))
     if where.cameras:
         must.append(models.FieldCondition(key="camera", match=models.MatchAny(any=list(where.cameras))))
@@ -49,7 +50,9 @@ def qdrant_filter(where: Where | None) -> models.Filter | None:
         centre = models.GeoPoint(lat=where.near.lat, lon=where.near.lon)
         radius = models.GeoRadius(center=centre, radius=where.near.km * 1000)
         must.append(models.FieldCondition(key="location", geo_radius=radius))
-    must_not = [models.HasIdCondition(has_id=list(where.exclude_ids))] if where.exclude_ids else None
+    must_not: list[models.Condition] | None = (
+        [models.HasIdCondition(has_id=list(where.exclude_ids))] if where.exclude_ids else None
+    )
     return models.Filter(must=must or None, must_not=must_not)
 
 
@@ -67,7 +70,8 @@ class ClientStore(Store):
         # qdrant-client asks for the server's version on a thread of its own and warns when it
         # gets no answer: an unreachable server is reported once by the caller instead.
         warnings.filterwarnings("ignore", message="Failed to obtain server version", category=UserWarning)
-        store = cls(QdrantClient(url=url, api_key=api_key, timeout=timeout_s), url)
+        # httpx takes a float timeout; qdrant-client's annotation says int.
+        store = cls(QdrantClient(url=url, api_key=api_key, timeout=timeout_s), url)  # type: ignore[arg-type]
         store.client.get_collections()  # a wrong URL or key fails here, not deep inside a load
         return store
 
@@ -138,7 +142,9 @@ class ClientStore(Store):
         return Layout(params.shard_number, params.replication_factor, params.write_consistency_factor)
 
     def dimension(self, name: str) -> int:
-        return self.client.get_collection(name).config.params.vectors.size
+        vectors = self.client.get_collection(name).config.params.vectors
+        assert isinstance(vectors, models.VectorParams)  # one unnamed vector, as create_collection makes
+        return vectors.size
 
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         vectors = np.asarray([p.vector for p in points], dtype=np.float32).tolist() if points else []
@@ -263,7 +269,8 @@ class ClientStore(Store):
             scroll_filter=qdrant_filter(where),
             limit=limit,
             with_payload=True,
-            order_by=models.OrderBy(key=key, direction=direction, start_from=start_from),
+            # A date as an RFC 3339 string, which the pydantic model parses; its annotation names datetime.
+            order_by=models.OrderBy(key=key, direction=direction, start_from=start_from),  # type: ignore[arg-type]
         )
         return [_record(p) for p in records]
 
@@ -275,9 +282,11 @@ class ClientStore(Store):
         self.client.close()
 
 
-def _payload_indexes() -> list[tuple[str, object]]:
+def _payload_indexes() -> list[tuple[str, models.PayloadSchemaType | models.TextIndexParams]]:
     text = models.TextIndexParams(type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True)
-    schemas: list[tuple[str, object]] = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
+    schemas: list[tuple[str, models.PayloadSchemaType | models.TextIndexParams]] = [
+        (f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS
+    ]
     schemas += [(f, text) for f in TEXT_FIELDS]
     schemas += [(f, models.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS]
     schemas += [(f, models.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS]

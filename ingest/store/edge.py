@@ -11,7 +11,7 @@ cannot half-do. Layout of the store's folder:
     collections/<name>/   one Edge shard
     catalog/              each collection's description and its points' payloads (`catalog.py`)
 
-The API is marked beta and pinned in pyproject.toml; tests/test_store_contract.py checks the
+The API is marked beta and pinned in pyproject.toml; tests/unit/test_store_contract.py checks the
 behaviour this module relies on.
 """
 
@@ -96,7 +96,8 @@ class EdgeStore(EdgeReads, Store):
         gone already)."""
         shard, entry = self._shards.pop(name, None), self._manifest.entry(name)
         with contextlib.suppress(Exception):  # Edge may fail to close what it failed to read
-            shard.close()
+            if shard is not None:
+                shard.close()
         if aside is not None:
             aside.parent.mkdir(parents=True, exist_ok=True)
             self._folder(name).rename(aside)

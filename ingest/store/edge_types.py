@@ -60,7 +60,7 @@ def engine_errors(method):
 def edge_filter(where: Where | None) -> qe.Filter | None:
     if not where:
         return None
-    must = []
+    must: list[qe.ConditionType] = []
     if where.label:
         must.append(qe.FieldCondition(key="label", match=qe.MatchValue(where.label)))
     if where.source:
@@ -75,7 +75,9 @@ def edge_filter(where: Where | None) -> qe.Filter | None:
     if where.near:
         centre = qe.GeoPoint(where.near.lon, where.near.lat)
         must.append(qe.FieldCondition(key="location", geo_radius=qe.GeoRadius(centre, where.near.km * 1000)))
-    must_not = [qe.HasIdCondition({uuid.UUID(i) for i in where.exclude_ids})] if where.exclude_ids else None
+    must_not: list[qe.ConditionType] | None = (
+        [qe.HasIdCondition({uuid.UUID(i) for i in where.exclude_ids})] if where.exclude_ids else None
+    )
     return qe.Filter(must=must or None, must_not=must_not)
 
 
@@ -92,9 +94,11 @@ def payload_selector(payload: bool | Sequence[str]) -> bool | list[str]:
     return payload if isinstance(payload, bool) else list(payload)
 
 
-def payload_indexes() -> list[tuple[str, object]]:
+def payload_indexes() -> list[tuple[str, qe.PayloadSchemaType | qe.TextIndexParams]]:
     """Every payload index a collection gets, with its Edge schema."""
-    indexes: list[tuple[str, object]] = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+    indexes: list[tuple[str, qe.PayloadSchemaType | qe.TextIndexParams]] = [
+        (f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS
+    ]
     indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in TEXT_FIELDS]
     indexes += [(f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS]
     indexes += [(f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS]

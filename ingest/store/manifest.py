@@ -61,7 +61,7 @@ class Manifest:
             # Collections without their manifest: never taken for an empty store, whose first
             # load would then start a collection of the same name over an existing one.
             raise manifest_damaged(path, "missing, while collections/ holds collections")
-        data = read(path) if path.exists() else {"format": FORMAT, "collections": {}, "aliases": {}}
+        data: dict = read(path) if path.exists() else {"format": FORMAT, "collections": {}, "aliases": {}}
         # name -> {"dim", "metadata", "segments"}; "segments": the most the shard keeps, absent
         # in collections made before graphs were built while a load writes (`edge_indexing`)
         self.collections: dict[str, dict] = data["collections"]

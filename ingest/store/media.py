@@ -43,8 +43,8 @@ def is_sha256(value: object) -> bool:
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
-def checked(sha256: str) -> str:
-    if not is_sha256(sha256):
+def checked(sha256: object) -> str:
+    if not isinstance(sha256, str) or not is_sha256(sha256):
         raise NotASha256(f"{str(sha256)[:80]!r} is not a SHA-256 (64 hex digits), so it names no media copy")
     return sha256
 
@@ -79,7 +79,7 @@ class MediaStore:
         self.root = root
         self._made_dirs: set[str] = set()
 
-    def path_for(self, sha256: str) -> Path:
+    def path_for(self, sha256: object) -> Path:
         """Where the copy named by this hash lives; NotASha256 for anything but a SHA-256."""
         sha256 = checked(sha256)
         return self.root / sha256[:2] / sha256
@@ -126,6 +126,6 @@ class MediaStore:
             return 0
         return 1
 
-    def open(self, sha256: str) -> Image.Image:
+    def open(self, sha256: object) -> Image.Image:
         """The stored picture as RGB; FileNotFoundError when it is not there."""
         return decode(self.path_for(sha256).read_bytes()).image

@@ -12,6 +12,7 @@ keeps every copy: a copy kept costs disk space, a copy deleted loses a picture.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -97,5 +98,5 @@ def _other_stores(settings: Settings) -> list[tuple[str, Callable[[], AbstractCo
     for url in known_servers(settings.home):
         if url != settings.qdrant_url:
             server = Settings(settings.home, url, settings.qdrant_api_key, settings.timeout_s)
-            others.append((f"the Qdrant server at {url}", lambda server=server: open_store(server)))
+            others.append((f"the Qdrant server at {url}", functools.partial(open_store, server)))
     return others

@@ -81,6 +81,7 @@ def copy_collection(source: Store, target: Store, physical: str, show_progress: 
     copied, batch = 0, []
     with progress(f"copying {physical}", total, show_progress) as bar:
         for record in source.points(physical, vectors=True):
+            assert record.vector is not None  # asked for with vectors=True
             batch.append(Point(record.id, record.vector, record.payload))
             if len(batch) == BATCH:
                 copied += _flush(target, physical, batch, bar)

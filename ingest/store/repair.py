@@ -39,6 +39,8 @@ from ingest.store.media_check import media_files, verify_copies
 from ingest.store.probe import FIELDS, Probed, probe
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from encoder.embed import Embedder
 
 _PHYSICAL = re.compile(r"(?P<alias>.+)-(?P<model>[0-9a-f]{16})")
@@ -106,6 +108,7 @@ def fix_manifest(root: Path, result: Repaired) -> None:
     except FileNotFoundError:
         data = None
     except Damaged:
+        assert result.aside is not None  # set before any fix
         result.aside.mkdir(parents=True, exist_ok=True)
         path.rename(result.aside / "manifest.json")
         data = None
@@ -174,6 +177,7 @@ def fix_collection(store: EdgeStore, settings: Settings, name: str, result: Repa
         result.lost.append(f"{folder}: {found.error or 'points missing'}; not rebuilt, its model cannot be read: {exc}")
         return
     if found.error:
+        assert result.aside is not None  # set before any fix
         store.recreate(name, result.aside / "collections" / name if folder.is_dir() else None)
     result.rebuilt[name] = embed_again(store, embedder, settings.media_dir, name, missing, result, show_progress)
     catalog.rewrite(name, {r.id: r.payload for r in store.points(name)})  # what it holds now, compacted
@@ -190,7 +194,7 @@ def embed_again(
 ) -> int:
     """Embed each point's media copy with the collection's model and write it with its payload."""
     media, done, no_copy = MediaStore(media_dir), 0, []
-    batch: list[tuple[str, object]] = []
+    batch: list[tuple[str, Image.Image]] = []
 
     def write() -> int:
         vectors, _ = embedder.embed_images([image for _, image in batch])
@@ -221,15 +225,17 @@ def embed_again(
 
 def fix_media(store: EdgeStore, settings: Settings, result: Repaired) -> None:
     """Set aside every damaged copy a point uses (all are read: a repair is thorough)."""
-    used = {}
+    used: dict[str, dict] = {}
     for name in store.collections():
-        try:
-            used.update({r.payload.get("sha256"): r.payload for r in store.points(name, payload=FIELDS)})
+        try:  # a point without a sha256 uses no file
+            points = store.points(name, payload=FIELDS)
+            used.update({sha: r.payload for r in points if isinstance(sha := r.payload.get("sha256"), str)})
         except Damaged:  # left as it was, and said so
             continue
     files = media_files(settings.media_dir)
     damaged = [f for f in verify_copies(files, used, None) if f.kind == "media-damaged"]
     for finding in damaged:
+        assert result.aside is not None  # set before any fix
         target = result.aside / "media" / finding.path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         finding.path.rename(target)

@@ -40,12 +40,14 @@ def snapshot_collections(settings: Settings, dest: Path, copied: Copied) -> None
 
     from ingest.store.client import ClientStore
 
+    assert settings.qdrant_url is not None  # a backup of a server
     (dest / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
     with translate_errors(settings):
         store = ClientStore.server(settings.qdrant_url, settings.qdrant_api_key, settings.timeout_s)
         copied.aliases = store.aliases()
         for name in sorted(set(copied.aliases.values())):
             made = store.client.create_snapshot(name, wait=True)
+            assert made is not None  # waited for: its description
             target = dest / SNAPSHOTS / f"{name}.snapshot"
             url = f"{settings.qdrant_url.rstrip('/')}/collections/{name}/snapshots/{made.name}"
             with httpx.stream("GET", url, headers=_headers(settings), timeout=None) as response:
@@ -65,6 +67,7 @@ def restore_collections(settings: Settings, src: Path, aliases: dict[str, str]) 
 
     from ingest.store.client import ClientStore
 
+    assert settings.qdrant_url is not None  # a restore to a server
     restored: dict[str, int] = {}
     with translate_errors(settings):
         store = ClientStore.server(settings.qdrant_url, settings.qdrant_api_key, settings.timeout_s)

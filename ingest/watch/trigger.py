@@ -23,6 +23,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 # A file written to without being closed for this long is read anyway (a writer that died, an
 # event lost): the watcher never waits on it forever.
@@ -38,7 +39,7 @@ class Trigger(FileSystemEventHandler):
         self._changed = threading.Condition()
         self._last_event: float | None = None  # monotonic time of the last event not yet handled
         self._writing: dict[str, float] = {}  # path -> when it was last written to (not yet closed)
-        self._observer = None
+        self._observer: BaseObserver | None = None
 
     def start(self) -> None:
         if self.poll_s is None:

@@ -179,6 +179,7 @@ class Watcher:
             read = stats.pop(entry.path)
             self._skipped(entry, FileState(read.size, read.mtime_ns, None), tally)
 
+        assert self.embedder is not None  # opened
         records = read_records(Files(self.source, new), skip, False, decode_picture)
         embedded = Collected()
         embed_into(records, self.embedder, embedded, self.media)

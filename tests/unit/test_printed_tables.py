@@ -1,6 +1,6 @@
 """What the commands print, compared with golden files in tests/golden/ (made from fixed
 results, so any change to a table shows as a diff). After a deliberate change, rewrite them
-with `UPDATE_GOLDEN=1 pytest tests/test_printed_tables.py` and review the diff."""
+with `UPDATE_GOLDEN=1 pytest tests/unit/test_printed_tables.py` and review the diff."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The page against hostile input, through Streamlit's AppTest on a real store: an upload that
 would cost gigabytes is one line and holds no one up, names from a zip show as text, and the
 CSV downloads escape what a spreadsheet would run. The real browser's side of it (no request
-leaves for a host a name gives) is in tests/test_ui_browser.py."""
+leaves for a host a name gives) is in tests/ui/test_ui_browser.py."""
 
 from __future__ import annotations
 

@@ -224,7 +224,7 @@ def test_the_model_tab_shows_training_and_the_evaluation_once_stored(page, home_
     assert any("ingest evaluate" in i.value for i in page.info)
     assert len(page.get("vega_lite_chart")) == 3  # loss, reconstruction MSE, labels
     assert len(page.image) == 1  # reconstructions.png
-    # A thumbnail model redraws from its embedding (a photo model, from a map: tests/test_input_side.py).
+    # A thumbnail model redraws from its embedding (a photo model, from a map: tests/e2e/test_input_side.py).
     assert any(m.value.endswith("reconstructions (bottom)**, redrawn from the 256-d embedding") for m in page.markdown)
 
     with store.open_store(Settings(home_copy)) as db:
