@@ -78,8 +78,9 @@ def starting_model(settings: Settings, options: LoadOptions) -> StartingModel | 
             f"collection {options.collection!r} has a model already ({own.model_id}): add --retrain to train "
             f"a new one from {name!r} and re-embed the collection with it, or load into another --collection"
         )
+    collection: str | None = name
     if name in states:
-        path, collection = cols.checkpoint_path(settings, states[name]), name
+        path = cols.checkpoint_path(settings, states[name])
     elif MODEL_ID.fullmatch(name) and (settings.models_dir / name / CHECKPOINT_NAME).exists():
         path = settings.models_dir / name / CHECKPOINT_NAME
         collection = next((alias for alias, state in sorted(states.items()) if state.model_id == name), None)
