@@ -163,7 +163,7 @@ def main() -> None:
     bursts = []
     for start in range(0, args.files, args.burst):
         ids = [
-            write(folder, f"b{start:04d}/{name.rsplit('/', 1)[-1]}", data, searchable)
+            write(folder, f"b{start:04d}/{name.replace('/', '-')}", data, searchable)
             for name, data in photos[start : start + args.burst]
         ]
         bursts += ids
@@ -174,7 +174,7 @@ def main() -> None:
     passes_before = len([x for _, x in lines if x["kind"] == "synced"])
     started = time.time()
     imported = [
-        write(folder, f"import/{name.rsplit('/', 1)[-1]}", data, searchable)
+        write(folder, f"import/{name.replace('/', '-')}", data, searchable)  # breeds reuse file names
         for name, data in photos[args.files : args.files + args.import_files]
     ]
     written = time.time()
@@ -209,6 +209,7 @@ def main() -> None:
         },
         "scan_50000_files_s": scan_seconds(scratch),
         "stopped_with": stopped,
+        "watch_said_last": said[-15:],
         "targets": {"median_under_5_s": percentiles(burst_latency)["median_s"] < 5},
     }
     print(json.dumps(report, indent=2))
