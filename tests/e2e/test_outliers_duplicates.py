@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import copy_home, run_cli
 
 NOISE = "planted/noise.png"
 EXACT_ORIGINAL, EXACT_COPY = "cifar10-animals-mini/cat/0001.jpg", "planted/copy-of-cat-0001.jpg"
@@ -35,7 +34,7 @@ def planted_home(loaded_home, tmp_path_factory, mini_images) -> Path:
     its model. Module-wide: the tests here only read it."""
     folder = tmp_path_factory.mktemp("planted")
     home = folder / "cbir-data"
-    shutil.copytree(loaded_home, home, ignore=shutil.ignore_patterns(".lock"))
+    copy_home(loaded_home, home)
     rng = np.random.default_rng(0)
     # Each channel of each 2x2 block black or white at random: an autoencoder cannot predict
     # independent bits, and its best guess (mid-grey everywhere) still has an MSE of 0.25.

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from qdrant_client import QdrantClient, models
 from ingest.load.records import point_id
 from ingest.settings import DEFAULT_COLLECTION
 
-from conftest import TEST_EPOCHS, run_cli
+from conftest import TEST_EPOCHS, copy_home, run_cli
 
 SERVER_URL = os.environ.get("QDRANT_URL") or None
 SERVER_KEY = os.environ.get("QDRANT_API_KEY") or None
@@ -86,7 +85,7 @@ def embedded(loaded_home, tmp_path_factory) -> Loaded:
     """The session's loaded data directory (same zip, same epochs), copied: loading again
     below must not touch what other modules read."""
     home = tmp_path_factory.mktemp("embedded") / "cbir-data"
-    shutil.copytree(loaded_home, home, ignore=shutil.ignore_patterns(".lock"))
+    copy_home(loaded_home, home)
     return Loaded(home, DEFAULT_COLLECTION)
 
 

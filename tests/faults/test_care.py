@@ -24,7 +24,7 @@ from ingest.store import Point, space
 from ingest.store import collections as cols
 from ingest.store.media import decode_picture
 
-from conftest import ROOT, cli_env, run_cli, store_at
+from conftest import ROOT, cli_env, copy_home, run_cli, store_at
 from test_ui_apptest import as_read
 
 QUERIES = 20
@@ -166,7 +166,7 @@ def test_a_planted_path_in_a_payload_is_never_read_or_deleted(loaded_home, tmp_p
     `../../outside`: MediaStore would have joined it to the media folder, two levels up from it.
     There stands a FIFO: reading it would hang, deleting it would remove it."""
     home = tmp_path / "deep" / "cbir-data"
-    shutil.copytree(loaded_home, home)
+    copy_home(loaded_home, home)
     outside = home / "media" / ".." / ".." / ".." / "outside"  # where root / sha[:2] / sha would point
     os.mkfifo(outside)
     with store_at(home) as store:
@@ -206,7 +206,7 @@ def _page_shows_it_without_reading(home: Path, monkeypatch, caption: str) -> Non
 
 def test_check_says_whole_on_a_loaded_data_directory_and_lists_no_problem(loaded_home, tmp_path):
     home = tmp_path / "cbir-data"
-    shutil.copytree(loaded_home, home)
+    copy_home(loaded_home, home)
     result = run_cli(home, "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("the data directory is whole")

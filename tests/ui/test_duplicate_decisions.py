@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from ingest.query.decisions import FILE_NAME, FORMAT
 
-from conftest import run_cli
+from conftest import copy_home, run_cli
 from test_photo_facts import exif_block, saved
 from test_ui_apptest import APP, point_page_at
 
@@ -60,7 +59,7 @@ def burst_home(loaded_home, tmp_path_factory) -> Path:
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_bytes(data)
     home = folder.parent / "cbir-data"
-    shutil.copytree(loaded_home, home, ignore=shutil.ignore_patterns(".lock"))
+    copy_home(loaded_home, home)
     loaded = run_cli(home, "load", str(folder), "--json")
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout)["indexed"] == len(FRAMES) + 2
@@ -71,7 +70,7 @@ def burst_home(loaded_home, tmp_path_factory) -> Path:
 def home(burst_home, tmp_path) -> Path:
     """A private copy: decisions change it."""
     target = tmp_path / "cbir-data"
-    shutil.copytree(burst_home, target, ignore=shutil.ignore_patterns(".lock"))
+    copy_home(burst_home, target)
     return target
 
 
