@@ -20,7 +20,7 @@ from torch.profiler import profile
 
 from encoder.device import bf16_is_fast, pick_device
 from encoder.recipe import for_collection
-from encoder.train import _Run
+from encoder.training_run import TrainingRun
 
 
 def measure(side: int, steps: int, device: torch.device) -> dict:
@@ -29,7 +29,7 @@ def measure(side: int, steps: int, device: torch.device) -> dict:
     kept = cfg.view_source_side or side
     # The training split holds `steps` batches; the validation split is not trained on.
     images = torch.randint(0, 256, (round(steps * cfg.batch_size / (1 - cfg.val_fraction)) + 1, 3, kept, kept))
-    run = _Run(images.to(torch.uint8), model_cfg, cfg, device)
+    run = TrainingRun(images.to(torch.uint8), model_cfg, cfg, device)
     epoch = lambda: run.train_epoch(lambda _: None, lambda: None)  # noqa: E731
     epoch()  # warm-up: kernels chosen, memory allocated
     seconds = []

@@ -16,7 +16,8 @@ from encoder.embed import Embedder, batch_size_for, latents, whitening_matrix
 from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.model import ModelConfig
 from encoder.plots import save_reconstructions, save_training_plot
-from encoder.train import ProgressFactory, Resumable, TrainConfig, TrainResult, quiet, train
+from encoder.train import ProgressFactory, Resumable, TrainResult, quiet, train
+from encoder.train_config import TrainConfig
 
 # The embedding's mean and whitening are estimated on at most this many training images: 32 per
 # dimension of a 256-d latent. A 50,000-photo load then embeds 8,192 photos for them, not its

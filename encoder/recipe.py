@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from encoder.model import ModelConfig
-from encoder.train import TrainConfig
+from encoder.train_config import TrainConfig
 from encoder.transforms import AugmentConfig
 
 # The sides a model can train at. Thumbnails keep their own size; photos train at PHOTO_SIDE:

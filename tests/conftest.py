@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 # Under pytest-xdist each worker, and every CLI it starts, would otherwise run torch on every core:
 # two such processes on two cores train ~6x slower (measured) than with a core each.
@@ -69,6 +70,13 @@ def run_cli(home: Path, *args: str, timeout: float = 600, **env: str) -> subproc
         text=True,
         timeout=timeout,
     )
+
+
+def start_cli(home: Path, *args: str, **popen: Any) -> subprocess.Popen:
+    """`ingest ARGS` started in its own process, as a user would run it, for a test that acts
+    while it runs (kills it, reads its lines as they come); text pipes unless told otherwise."""
+    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen([sys.executable, "-m", "ingest.cli", *args], cwd=ROOT, env=cli_env(home), **options)
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def train(
         f"collection {report.collection!r}: model {before.model_id} -> {after.model_id} "
         f"({report.epochs_run} more epoch{'s' * (report.epochs_run != 1)} on {report.trained_on:,} photos "
         f"in {report.train_seconds:.0f}s{stopped}), "
-        f"{report.switched.points:,} photos re-embedded"
+        f"{report.switched.re_embedded:,} photos re-embedded"
     )
     typer.echo(f"  {'':<22} {'before':>9} {'after':>9}")
     for name, old, new, digits in (
@@ -94,7 +94,7 @@ def train(
         typer.echo(f"  {name:<22} {_cell(old, digits):>9} {_cell(new, digits):>9}")
     if report.switched.added_meanwhile:
         typer.echo(f"  {report.switched.added_meanwhile:,} photos loaded meanwhile were embedded at the switch")
-    for name in report.switched.kept:
+    for name in report.switched.kept_old_collections:
         typer.echo(f"  kept the old collection {name}: some of its photos have no stored copy")
     typer.echo(f"  time {report.seconds:.1f}s")
 

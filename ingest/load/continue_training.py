@@ -24,7 +24,8 @@ from encoder import live, training_state
 from encoder.embed import Embedder
 from encoder.fit import fit
 from encoder.recipe import EPOCH_CAP, TRAIN_MORE_MINUTES
-from encoder.train import MIN_TRAIN_IMAGES, Resumable
+from encoder.train import Resumable
+from encoder.training_run import MIN_TRAIN_IMAGES
 from ingest.errors import UserError
 from ingest.load.budget import embedding_seconds, reading_seconds, training_budget
 from ingest.load.continued_model import Measured, TrainReport, epochs_total, train_config_from

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from encoder import checkpoint as ckpt
-from encoder.train import TrainConfig
+from encoder.train_config import TrainConfig
 from encoder.transforms import AugmentConfig
 from ingest.load.reader import Skipped
 
@@ -45,13 +45,10 @@ class TrainReport:
             "collection": self.collection,
             "parent_model_id": self.before.model_id,
             "model_id": self.after.model_id,
-            "physical_collection": self.switched.physical,
             "before": vars(self.before),
             "after": vars(self.after),
             "photos": self.photos,
-            "re_embedded": self.switched.points,
-            "added_meanwhile": self.switched.added_meanwhile,
-            "kept_old_collections": self.switched.kept,
+            **vars(self.switched),
             "trained_on": self.trained_on,
             "epochs_run": self.epochs_run,
             "train_seconds": round(self.train_seconds, 3),

@@ -29,10 +29,11 @@ UPSERT_BATCH = 1024
 
 @dataclass
 class Switched:
-    physical: str  # the collection the alias names now
-    points: int  # written into it
+    # Named as in `ingest train --json`.
+    physical_collection: str  # the collection the alias names now
+    re_embedded: int  # points written into it
     added_meanwhile: int = 0  # photos loaded after the re-embedding began, embedded at the switch
-    kept: list[str] = field(default_factory=list)  # old collections kept: photos without a copy
+    kept_old_collections: list[str] = field(default_factory=list)  # old collections kept: photos without a copy
 
 
 def embed_all(

@@ -21,7 +21,8 @@ from encoder import live
 from encoder.checkpoint import TransformSpec
 from encoder.fit import fit
 from encoder.recipe import LOAD_TARGET_S, MIN_TRAIN_S, Recipe, SideChoice, choose_side, for_collection
-from encoder.train import MIN_TRAIN_IMAGES, Resumable
+from encoder.train import Resumable
+from encoder.training_run import MIN_TRAIN_IMAGES
 from encoder.transforms import fixed_transform
 from ingest.errors import UserError
 from ingest.images import ImageRejected, decode, picture_size

@@ -7,8 +7,6 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -19,7 +17,7 @@ from PIL import Image
 
 from ingest.load.records import point_id
 
-from conftest import ROOT, cli_env, run_cli, store_at
+from conftest import run_cli, start_cli, store_at
 
 MINI_POINTS = 300
 
@@ -192,13 +190,7 @@ def test_an_interrupted_load_is_completed_by_running_it_again(home_copy, mini_im
     reencoded_zip(second, mini_images, MINI_POINTS)
     media = home_copy / "media"
     media_before = sum(1 for _ in media.rglob("*") if _.is_file())
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "load", str(second)],
-        cwd=ROOT,
-        env=cli_env(home_copy),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_cli(home_copy, "load", str(second), text=False)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if sum(1 for _ in media.rglob("*") if _.is_file()) > media_before + 40:

@@ -9,7 +9,6 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from ingest.load.training_job import continue_state_path
 from ingest.query.search import Index
 from ingest.settings import Settings
 
-from conftest import ROOT, cli_env, run_cli, store_at
+from conftest import run_cli, start_cli, store_at
 from images_for_tests import photo, write_zip
 
 SAMPLE = 300
@@ -60,14 +59,7 @@ def vectors(home: Path) -> dict[str, np.ndarray]:
 
 
 def start_train(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "train", *args],
-        cwd=ROOT,
-        env=cli_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_cli(home, "train", *args)
 
 
 def saved_epochs(state: Path) -> int:

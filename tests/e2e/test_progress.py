@@ -3,23 +3,14 @@ long phase shows as plain lines written as they happen, not all at the end."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
-from conftest import ROOT, cli_env
+from conftest import start_cli
 
 
 def test_a_logged_load_writes_each_epoch_as_it_ends(mini_zip, tmp_path):
     started = time.monotonic()
-    load = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "load", str(mini_zip), "--epochs", "3"],
-        cwd=ROOT,
-        env=cli_env(tmp_path / "home"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    load = start_cli(tmp_path / "home", "load", str(mini_zip), "--epochs", "3")
     arrivals = [(time.monotonic() - started, line.rstrip("\n")) for line in load.stderr]  # as they come
     load.wait(timeout=300)
     finished = time.monotonic() - started

@@ -22,7 +22,7 @@ import pytest
 
 from ingest.store import collections as cols
 
-from conftest import ROOT, cli_env, store_at
+from conftest import ROOT, cli_env, start_cli, store_at
 from images_for_tests import photo
 
 CONVERGE_S = 60
@@ -38,14 +38,7 @@ class Watch:
     """`ingest watch FOLDER --json` in a subprocess; its lines collected as they come."""
 
     def __init__(self, home: Path, folder: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", "watch", str(folder), "--json", *args],
-            cwd=ROOT,
-            env=cli_env(home),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self.process = start_cli(home, "watch", str(folder), "--json", *args)
         self.lines: queue.Queue[dict] = queue.Queue()
         self.seen: list[dict] = []
         self.said: list[str] = []  # its messages (stderr)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ingest.store.media import MediaStore
 
-from conftest import run_cli, store_at
+from conftest import run_cli, start_cli, store_at
 from images_for_tests import UNSAFE_REASONS, bad_entries, good_images, write_zip
 
 
@@ -142,12 +142,8 @@ def test_a_missing_checkpoint_is_named_with_what_to_do(home_copy, tmp_path, mini
 
 def test_a_phone_librarys_many_non_photos_are_counted_not_listed_on_a_terminal(home_copy, tmp_path):
     import os
-    import subprocess
-    import sys
 
     from ingest.cli.loading import TERMINAL_SKIP_LINES
-
-    from conftest import ROOT, cli_env
 
     quicktime = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  "  # how a phone's video begins
     videos = {f"2024/IMG_{n:04d}.MOV": quicktime + os.urandom(2000) for n in range(TERMINAL_SKIP_LINES + 10)}
@@ -166,13 +162,7 @@ def test_a_phone_librarys_many_non_photos_are_counted_not_listed_on_a_terminal(h
 
     # stderr on a terminal: the first lines, then one line saying the rest are only counted.
     main, terminal = os.openpty()
-    with subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "load", str(archive), "--json"],
-        cwd=ROOT,
-        env=cli_env(home_copy),
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-    ) as again:
+    with start_cli(home_copy, "load", str(archive), "--json", stderr=terminal, text=False) as again:
         os.close(terminal)
         shown = b""
         while chunk := _read_or_nothing(main):

@@ -10,8 +10,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from ingest.store import Point, space
 from ingest.store import collections as cols
 from ingest.store.media import decode_picture
 
-from conftest import ROOT, cli_env, copy_home, run_cli, store_at
+from conftest import ROOT, copy_home, run_cli, start_cli, store_at
 from test_ui_apptest import as_read
 
 QUERIES = 20
@@ -218,14 +216,7 @@ def test_a_backup_taken_while_a_load_runs_is_whole_and_holds_a_count_the_load_re
     source = tmp_path / "more.zip"
     added = many_photos(source, mini_images, 8)
     model_id = next(p.name for p in (home_copy / "models").iterdir() if (p / "model.pt").exists())
-    load = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "load", str(source), "--model", model_id],
-        cwd=ROOT,
-        env=cli_env(home_copy),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    load = start_cli(home_copy, "load", str(source), "--model", model_id)
     media, writing = home_copy / "media", False
     deadline = time.monotonic() + 600  # a busy host starts a process slowly
     while load.poll() is None and time.monotonic() < deadline and not writing:

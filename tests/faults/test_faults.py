@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import zipfile
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ import torch
 from PIL import Image, ImageOps
 from PIL.PngImagePlugin import PngInfo
 
-from conftest import ROOT, cli_env, run_cli
+from conftest import run_cli, start_cli
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system or a read-only bind mount needs root")
 
@@ -124,14 +123,7 @@ def test_a_full_disk_stops_a_load_in_one_line_and_the_same_command_finishes_it(l
         # (reading ahead, batches being embedded, the writer's queue): wait for 1,700 of 2,400,
         # so that the store already holds some points when the disk fills.
         media = home / "media"
-        load = subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", *args],
-            cwd=ROOT,
-            env=cli_env(home),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        load = start_cli(home, *args)
         deadline = time.monotonic() + 120
         while load.poll() is None and time.monotonic() < deadline:
             if media.exists() and sum(1 for p in media.rglob("*") if p.is_file()) > 1700:
@@ -167,14 +159,7 @@ def test_a_killed_training_resumes_from_its_last_saved_epoch(mini_zip, tmp_path)
     home = tmp_path / "cbir-data"
     state = home / "models" / "training" / "animals.pt"
     args = ("load", str(mini_zip), "--epochs", "3", "--json")
-    first = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", *args],
-        cwd=ROOT,
-        env=cli_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = start_cli(home, *args)
     deadline = time.monotonic() + 300
     saved_epochs = 0
     while first.poll() is None and time.monotonic() < deadline and saved_epochs < 1:

@@ -35,7 +35,7 @@ from ingest.images import ImageRejected
 from ingest.load import zip_limits
 from ingest.store.media import decode_picture
 
-from conftest import ROOT, cli_env, run_cli, store_at
+from conftest import ROOT, cli_env, run_cli, start_cli, store_at
 
 
 def skipped_lines(stderr: str) -> Counter:
@@ -49,14 +49,7 @@ def test_a_hostile_zip_loads_in_bounded_time_and_memory_and_reports_each_bad_ent
     home = tmp_path / "home"
     started = time.perf_counter()
     # A fresh data directory: every pass over the zip (sizes, training sample, photos, --prune).
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "load", str(archive), "--epochs", "1", "--prune", "--json"],
-        cwd=ROOT,
-        env=cli_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = start_cli(home, "load", str(archive), "--epochs", "1", "--prune", "--json")
     with PeakMemory(child.pid, every_s=0.02) as peak:
         out, err = child.communicate(timeout=600)
     seconds = time.perf_counter() - started

@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 from encoder import live
 from encoder.checkpoint import TransformSpec
 from encoder.model import ModelConfig
-from encoder.train import Resumable, TrainConfig, train
+from encoder.train import Resumable, train
+from encoder.train_config import TrainConfig
 from encoder.transforms import fixed_transform
 from ingest.load import training_job
 from ingest.load.training import state_path

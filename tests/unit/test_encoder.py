@@ -21,7 +21,9 @@ from encoder.fit import fit
 from encoder.folder import CHECKPOINT_NAME, RECONSTRUCTIONS, TRAINING_PLOT
 from encoder.model import ModelConfig
 from encoder.schedule import EarlyStopping, epochs_that_fit
-from encoder.train import Resumable, TrainConfig, split, train
+from encoder.train import Resumable, train
+from encoder.train_config import TrainConfig
+from encoder.training_run import split
 from encoder.transforms import AugmentConfig, BatchAugment, fixed_transform, to_float
 
 from images_for_tests import photo

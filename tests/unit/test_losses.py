@@ -8,7 +8,7 @@ import torch
 
 from encoder.losses import nt_xent, training_losses
 from encoder.model import Autoencoder, ModelConfig
-from encoder.train import TrainConfig
+from encoder.train_config import TrainConfig
 from encoder.transforms import AugmentConfig, BatchAugment
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from encoder import recipe
 from encoder.model import ModelConfig
 from encoder.recipe import EPOCH_CAP, PHOTO_SIDE, TRAINING_BUDGET_S, few_photos, photos, thumbnails
-from encoder.train import TrainConfig
+from encoder.train_config import TrainConfig
 from encoder.transforms import AugmentConfig
 from ingest.load import budget
 from ingest.load.budget import training_budget
