@@ -10,21 +10,28 @@ architecture, trained for one epoch on the bundled sample (the rate does not dep
 was trained).
 
 With `before` (a git revision), the same zip is also loaded by that revision's code (extracted
-with `git archive`), the two alternating, twice each, each into a fresh data directory holding
-the same model: the difference is the code's, not the host's mood. Each load's CPU time (user
-and system, every thread) is reported beside its rate: on a host shared with other work, the
-rate says how busy the host was, the CPU time what the load itself cost.
+with `git archive`), the two alternating, `rounds` times each, each into a fresh data directory
+holding the same model: the difference is the code's, not the host's mood. Each load's CPU time
+(user and system, every thread) is reported beside its rate: on a host shared with other work,
+the rate says how busy the host was, the CPU time what the load itself cost. Each round also
+loads a zip of one photo, whose CPU time (the process starting, importing torch, opening the
+store and the model) is taken off: `marginal_cpu_ms_per_photo` is what each further photo costs.
+
+    python -m bench.load_rate --photos 20000 --exif --before REV --rounds 3 --out FILE.json
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -34,6 +41,7 @@ from PIL.TiffImagePlugin import IFDRational as R
 
 from bench import ROOT, datasets
 from bench.child_memory import PeakMemory
+from bench.machine import machine
 
 ROUNDS = 2
 
@@ -120,6 +128,7 @@ def cli(code: Path, home: Path, *args: str) -> tuple[dict, float, int]:
 
 
 def one_load(code: Path, scratch: Path, archive: Path, model_home: Path, model_id: str, name: str) -> dict:
+    """One `ingest load` into a fresh data directory holding the model; what it cost."""
     home = scratch / name
     shutil.copytree(model_home / "models", home / "models", ignore=shutil.ignore_patterns("training"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -129,6 +138,7 @@ def one_load(code: Path, scratch: Path, archive: Path, model_home: Path, model_i
     photos = report["indexed"] + report["already_present"]
     cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
+        "cpu_s": round(cpu_s, 3),
         # CPU time, the whole process's (startup included): what a load costs whatever else runs on
         # the host; its rate is what the host's cores give it.
         "cpu_ms_per_photo": round(1000 * cpu_s / photos, 3),
@@ -142,30 +152,62 @@ def one_load(code: Path, scratch: Path, archive: Path, model_home: Path, model_i
     }
 
 
-def load_rate(scratch: Path, photos: int, exif: bool = False, before: str | None = None) -> dict:
+def load_rate(scratch: Path, photos: int, exif: bool = False, before: str | None = None, rounds: int = ROUNDS) -> dict:
     """`ingest load` of `photos` photos with a trained model, as a user runs it (and by `before`'s code)."""
     model_home = scratch / "model-home"
     trained, _, _ = cli(ROOT, model_home, "load", str(ROOT / "examples" / "animals-mini.zip"), "--epochs", "1")
-    archive = scratch / "variants.zip"
+    archive, one = scratch / "variants.zip", scratch / "one.zip"
     variants_zip(archive, photos, exif=exif)
+    variants_zip(one, 1, exif=exif)
     what = f"{photos:,} variants of cifar10-animals.zip{' with a phone EXIF block each' if exif else ''}"
     if before is None:
         result = one_load(ROOT, scratch, archive, model_home, trained["model_id"], "load-home")
         return {**result, "input": f"{what} (see bench/load_rate.py), model trained 1 epoch"}
     old = code_of(before, scratch)
     runs: dict[str, list[dict]] = {"before": [], "after": []}
-    for n in range(ROUNDS):
+    for n in range(rounds):
         for label, code in (("before", old), ("after", ROOT)):
-            runs[label].append(one_load(code, scratch, archive, model_home, trained["model_id"], f"{label}-{n}"))
-    rate = {label: sum(r["photos_per_s_before_indexing"] for r in rows) / ROUNDS for label, rows in runs.items()}
-    cpu = {label: sum(r["cpu_ms_per_photo"] for r in rows) / ROUNDS for label, rows in runs.items()}
+            row = one_load(code, scratch, archive, model_home, trained["model_id"], f"{label}-{n}")
+            startup = one_load(code, scratch, one, model_home, trained["model_id"], f"{label}-{n}-one")
+            row["startup_cpu_s"] = startup["cpu_s"]
+            row["marginal_cpu_ms_per_photo"] = round(1000 * (row["cpu_s"] - startup["cpu_s"]) / (photos - 1), 3)
+            runs[label].append(row)
+
+    def median(label: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[label])
+
+    marginal = {label: median(label, "marginal_cpu_ms_per_photo") for label in runs}
+    rate = {label: median(label, "photos_per_s_before_indexing") for label in runs}
     return {
-        **runs["after"][-1],
         "input": f"{what} (see bench/load_rate.py), model trained 1 epoch",
+        "rounds": rounds,
         "before": {"revision": before, "runs": runs["before"]},
-        "after_runs": runs["after"],
-        "mean_photos_per_s_before_indexing": {label: round(r) for label, r in rate.items()},
-        "after_over_before": round(rate["after"] / rate["before"], 4),
-        "mean_cpu_ms_per_photo": {label: round(c, 3) for label, c in cpu.items()},
-        "cpu_after_over_before": round(cpu["after"] / cpu["before"], 4),
+        "after": {"runs": runs["after"]},
+        "median_marginal_cpu_ms_per_photo": {label: round(m, 3) for label, m in marginal.items()},
+        "marginal_cpu_after_over_before": round(marginal["after"] / marginal["before"], 4),
+        "median_photos_per_s_before_indexing": {label: round(r) for label, r in rate.items()},
+        "rate_after_over_before": round(rate["after"] / rate["before"], 4),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=20_000)
+    parser.add_argument("--exif", action="store_true", help="each photo carries a phone's EXIF block")
+    parser.add_argument("--before", metavar="REV", help="also load with the code of git revision REV, alternating")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="loads by each code, with --before")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="cbir-load-rate-"))
+    try:
+        report = {"machine": machine(), **load_rate(scratch, args.photos, args.exif, args.before, args.rounds)}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

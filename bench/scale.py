@@ -200,10 +200,6 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--local-mode-max", type=int, default=20_000, help="largest size tried in local mode")
     parser.add_argument("--load-photos", type=int, default=0, help="also time `ingest load` of this many photos")
-    parser.add_argument(
-        "--exif", action="store_true", help="the photos carry a phone's EXIF block (bench/load_rate.py)"
-    )
-    parser.add_argument("--before", metavar="REV", help="also time the load with the code of git revision REV")
     args = parser.parse_args()
     vectors, labels = synthetic(args.points)
     scratch = Path(tempfile.mkdtemp(prefix="cbir-scale-"))
@@ -228,7 +224,7 @@ def main() -> None:
             shutil.rmtree(folder)
         report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if args.load_photos:
-            report["ingest_load"] = load_rate(scratch, args.load_photos, args.exif, args.before)
+            report["ingest_load"] = load_rate(scratch, args.load_photos)
         report["targets"] = {
             "upsert_at_least_10000_per_s": report["embedded"]["upsert_points_per_s"] >= 10_000,
             "reopen_under_1_s": report["embedded"]["reopen_s"] < 1,

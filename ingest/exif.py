@@ -48,58 +48,79 @@ _OFFSET = re.compile(r"[+-](0\d|1[0-4]):[0-5]\d")
 def photo_facts(exif: bytes | None) -> dict:
     """The payload fields read from an EXIF block (None: the file has none)."""
     try:
-        tags = _read_tags(exif) if exif else {}
+        tags = _Tags.read(exif) if exif else _Tags.NONE
     except struct.error:  # a block shorter than its own header says
-        tags = {}
+        tags = _Tags.NONE
     return {**_taken(tags), **_camera(tags), **_location(tags)}
 
 
-def _read_tags(block: bytes) -> dict[int, object]:
-    """The tags the product uses, from IFD0 and its Exif and GPS directories; {} when the block
-    is not a TIFF structure. GPS tags are keyed 0x10000 + tag (their numbers overlap IFD0's)."""
-    tiff = memoryview(block)[6:] if block.startswith(b"Exif\x00\x00") else memoryview(block)
-    order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(bytes(tiff[:4]))
-    if order is None:
-        return {}
-    tags = _directory(tiff, order, struct.unpack_from(order + "I", tiff, 4)[0], IFD0_TAGS)
-    exif_at, gps_at = tags.pop(EXIF_IFD, None), tags.pop(GPS_IFD, None)
-    if isinstance(exif_at, int):
-        tags.update(_directory(tiff, order, exif_at, EXIF_TAGS))
-    if isinstance(gps_at, int):
-        gps = _directory(tiff, order, gps_at, GPS_TAGS)
-        tags.update({0x10000 + tag: value for tag, value in gps.items()})
-    return tags
+class _Tags:
+    """The tags the product uses, from IFD0 and its Exif and GPS directories. Each is found by
+    its entry and decoded only when asked for: of the nine time tags, a photo's first usable
+    one is enough. GPS tags are keyed 0x10000 + tag (their numbers overlap IFD0's)."""
 
+    NONE: _Tags
 
-def _directory(tiff: memoryview, order: str, offset: int, wanted: frozenset[int]) -> dict[int, object]:
-    """The wanted tags of the directory at `offset`; entries past the block's end are not read."""
-    if offset + 2 > len(tiff):
-        return {}
-    (count,) = struct.unpack_from(order + "H", tiff, offset)
-    entries = min(count, MAX_ENTRIES, (len(tiff) - offset - 2) // 12)
-    # One call unpacks the whole directory (tag, type, count, value or offset); only the wanted
-    # entries are looked at further.
-    fields = iter(struct.unpack_from(f"{order}{'HHI4s' * entries}", tiff, offset + 2))
-    found: dict[int, object] = {}
-    for tag, kind, n, value in zip(fields, fields, fields, fields):
-        if tag not in wanted or kind not in TIFF_TYPES or n == 0:
-            continue
+    def __init__(self, tiff: memoryview, order: str) -> None:
+        self.tiff, self.order = tiff, order
+        self.entries: dict[int, int] = {}  # tag -> the offset of its 12-byte entry
+
+    @classmethod
+    def read(cls, block: bytes) -> _Tags:
+        """NONE when the block is not a TIFF structure."""
+        tiff = memoryview(block)[6:] if block.startswith(b"Exif\x00\x00") else memoryview(block)
+        order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(bytes(tiff[:4]))
+        if order is None:
+            return cls.NONE
+        tags = cls(tiff, order)
+        tags._directory(struct.unpack_from(order + "I", tiff, 4)[0], IFD0_TAGS)
+        exif_at, gps_at = tags.get(EXIF_IFD), tags.get(GPS_IFD)
+        if isinstance(exif_at, int):
+            tags._directory(exif_at, EXIF_TAGS)
+        if isinstance(gps_at, int):
+            tags._directory(gps_at, GPS_TAGS, key=0x10000)
+        return tags
+
+    def _directory(self, offset: int, wanted: frozenset[int], key: int = 0) -> None:
+        """Notes where the wanted tags of the directory at `offset` are; entries past the
+        block's end are not read."""
+        if offset + 2 > len(self.tiff):
+            return
+        (count,) = struct.unpack_from(self.order + "H", self.tiff, offset)
+        entries = min(count, MAX_ENTRIES, (len(self.tiff) - offset - 2) // 12)
+        # One call unpacks every entry's tag number (a phone's Exif directory has about 40).
+        numbers = struct.unpack_from(f"{self.order}{'H10x' * entries}", self.tiff, offset + 2)
+        for i, tag in enumerate(numbers):
+            if tag in wanted:
+                self.entries[key + tag] = offset + 2 + 12 * i
+
+    def get(self, tag: int) -> object:
+        """The tag's value: text, a tuple of rationals, a number; None when absent or malformed."""
+        at = self.entries.get(tag)
+        if at is None:
+            return None
+        kind, n, value = struct.unpack_from(self.order + "HI4s", self.tiff, at + 2)
+        if kind not in TIFF_TYPES or n == 0:
+            return None
         size = TIFF_TYPES[kind] * n
-        data = value if size <= 4 else tiff[struct.unpack(order + "I", value)[0] :]
+        data = value if size <= 4 else self.tiff[struct.unpack(self.order + "I", value)[0] :]
         if len(data) < min(size, MAX_TEXT):
-            continue
+            return None
         if kind in (2, 7):  # ASCII, or UNDEFINED as some cameras write text
             text = bytes(data[: min(size, MAX_TEXT)]).split(b"\x00")[0]
-            found[tag] = text.decode("utf-8", "replace").strip()
-        elif kind in (5, 10) and n <= 4:  # rationals: the GPS degrees, minutes, seconds
-            pairs = struct.unpack_from(order + ("II" if kind == 5 else "ii") * n, data)
-            found[tag] = tuple(a / b if b else float("nan") for a, b in zip(pairs[::2], pairs[1::2]))
-        elif kind in (3, 4) and n == 1:  # a pointer to another directory
-            found[tag] = struct.unpack_from(order + ("H" if kind == 3 else "I"), data)[0]
-    return found
+            return text.decode("utf-8", "replace").strip()
+        if kind in (5, 10) and n <= 4:  # rationals: the GPS degrees, minutes, seconds
+            pairs = struct.unpack_from(self.order + ("II" if kind == 5 else "ii") * n, data)
+            return tuple(a / b if b else float("nan") for a, b in zip(pairs[::2], pairs[1::2]))
+        if kind in (3, 4) and n == 1:  # a pointer to another directory
+            return struct.unpack_from(self.order + ("H" if kind == 3 else "I"), data)[0]
+        return None
 
 
-def _taken(tags: dict[int, object]) -> dict:
+_Tags.NONE = _Tags(memoryview(b""), "<")
+
+
+def _taken(tags: _Tags) -> dict:
     for name, tag, subsec_tag, offset_tag in TIME_TAGS:
         text = tags.get(tag)
         found = _TIME.fullmatch(text.strip()) if isinstance(text, str) else None
@@ -134,7 +155,7 @@ def camera_name(make: str, model: str) -> str:
     return f"{make} {model}"
 
 
-def _camera(tags: dict[int, object]) -> dict:
+def _camera(tags: _Tags) -> dict:
     make, model = (value if isinstance(value := tags.get(t), str) else "" for t in (MAKE, MODEL))
     facts = {}
     if name := camera_name(make, model):
@@ -149,7 +170,7 @@ def _camera(tags: dict[int, object]) -> dict:
     return facts
 
 
-def _location(tags: dict[int, object]) -> dict:
+def _location(tags: _Tags) -> dict:
     """{"location": {"lat", "lon"}} in decimal degrees, as Qdrant's geo index reads them."""
     if tags.get(0x10000 + GPS_STATUS) == "V":  # the receiver had no fix ("void")
         return {}

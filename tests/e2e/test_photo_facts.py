@@ -5,6 +5,7 @@ reload without re-embedding."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
+from bench.load_rate import phone_exif
 from ingest.exif import FACT_FIELDS, camera_name, photo_facts
 from ingest.images import decode  # registers pillow-heif's HEIC opener, which saving one needs too
 from ingest.store import collections as cols
@@ -150,6 +152,30 @@ def test_exif_is_read_from_the_bytes_as_pillow_reads_it():
         "taken_offset": "-05:00",
         "taken_from": "DateTimeDigitized",
     }
+
+
+def test_a_phones_block_reads_as_pillows_own_exif_parser_reads_it():
+    """The reader picks a dozen tags straight from the bytes; Pillow's parser, which reads every
+    tag of the block, is the independent computation it must agree with."""
+    for n in range(0, 400, 37):  # dates, sub-seconds and positions that vary with n
+        block = phone_exif(n)
+        exif = Image.Exif()
+        exif.load(block)
+        details, gps = exif.get_ifd(0x8769), exif.get_ifd(0x8825)
+        when = dt.datetime.strptime(details[0x9003], "%Y:%m:%d %H:%M:%S")
+        when = when.replace(microsecond=int(details[0x9291].ljust(6, "0")))
+        lat, lon = (float(sum(part / 60**i for i, part in enumerate(gps[tag]))) for tag in (2, 4))
+        expected = {
+            "taken_at": when.isoformat(timespec="milliseconds" if when.microsecond else "seconds"),
+            "taken_offset": details[0x9011],
+            "taken_from": "DateTimeOriginal",
+            "camera": f"{exif[0x010F]} {exif[0x0110]}",
+            "camera_make": exif[0x010F],
+            "camera_model": exif[0x0110],
+            "lens": details[0xA434],
+            "location": {"lat": round(lat, 7), "lon": round(lon, 7)},
+        }
+        assert photo_facts(block) == expected, n
 
 
 @pytest.mark.parametrize("cut", [0, 7, 12, 40, 90, -30])
