@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench import ROOT, datasets
+from bench import ROOT, datasets, print_report
 from bench.machine import machine
 from encoder.embed import Embedder
 from ingest.query.search import Index
@@ -177,10 +177,7 @@ def main() -> None:
             report["chain_minus_control_p_at_10"] = round(
                 report["steps"][-1]["p_at_10"] - report["control"]["p_at_10"], 4
             )
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 from PIL.TiffImagePlugin import IFDRational as R
 
-from bench import ROOT, datasets
+from bench import ROOT, datasets, print_report
 from bench.child_memory import PeakMemory
 from bench.machine import machine
 
@@ -203,10 +203,7 @@ def main() -> None:
         report = {"machine": machine(), **load_rate(scratch, args.photos, args.exif, args.before, args.rounds)}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from ingest.query.decisions import FILE_NAME, FORMAT
 
 from conftest import copy_home, run_cli
-from test_photo_facts import exif_block, saved
+from exif_library import exif_block, saved
 from test_ui_apptest import APP, point_page_at
 
 FRAMES = [f"burst/IMG_{n:04d}.jpg" for n in range(5)]
