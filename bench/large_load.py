@@ -23,9 +23,7 @@ from pathlib import Path
 
 from bench import ROOT
 from bench.child_memory import PeakMemory
-from bench.load_rate import variants_zip
-
-SOURCES = ("bigcats", "dogbreeds")
+from bench.load_rate import PHOTO_SIZED_SIDE, PHOTO_SIZED_SOURCES, variants_zip
 
 
 def main() -> None:
@@ -38,7 +36,7 @@ def main() -> None:
     archive = scratch / f"photos-{args.photos}.zip"
     if not archive.exists():
         started = time.perf_counter()
-        variants_zip(archive, args.photos, SOURCES, longest=320)
+        variants_zip(archive, args.photos, PHOTO_SIZED_SOURCES, longest=PHOTO_SIZED_SIDE)
         print(f"made {archive} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     env = {**os.environ, "CBIR_HOME": str(scratch / "home")}
     env.pop("QDRANT_URL", None)
@@ -67,7 +65,7 @@ def main() -> None:
         json.dumps(
             {
                 "photos": args.photos,
-                "input": f"{args.photos:,} variants of {' and '.join(SOURCES)} (longer side 320 px)",
+                "input": f"{args.photos:,} variants of {' and '.join(PHOTO_SIZED_SOURCES)} (longer side 320 px)",
                 "points": info["points"],
                 "load_minutes": round(wall / 60, 2),
                 "train_seconds": round(report["train_seconds"]),

@@ -18,6 +18,9 @@ loads a zip of one photo, whose CPU time (the process starting, importing torch,
 store and the model) is taken off: `marginal_cpu_ms_per_photo` is what each further photo costs.
 
     python -m bench.load_rate --photos 20000 --exif --before REV --rounds 3 --out FILE.json
+
+With `photo_sized`, the photos are those of bigcats.zip and dogbreeds.zip at a longer side of
+320 px instead (bench/large_load.py's 50,000-photo load is made of them).
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ from bench.child_memory import PeakMemory
 from bench.machine import machine
 
 ROUNDS = 2
+# Photo-sized pictures, as a photo library holds: the real photos of these data sets, shrunk to
+# this longer side (bench/large_load.py loads 50,000 of them).
+PHOTO_SIZED_SOURCES, PHOTO_SIZED_SIDE = ("bigcats", "dogbreeds"), 320
 
 
 def phone_exif(n: int) -> bytes:
@@ -152,14 +158,23 @@ def one_load(code: Path, scratch: Path, archive: Path, model_home: Path, model_i
     }
 
 
-def load_rate(scratch: Path, photos: int, exif: bool = False, before: str | None = None, rounds: int = ROUNDS) -> dict:
+def load_rate(
+    scratch: Path,
+    photos: int,
+    exif: bool = False,
+    before: str | None = None,
+    rounds: int = ROUNDS,
+    photo_sized: bool = False,
+) -> dict:
     """`ingest load` of `photos` photos with a trained model, as a user runs it (and by `before`'s code)."""
     model_home = scratch / "model-home"
     trained, _, _ = cli(ROOT, model_home, "load", str(ROOT / "examples" / "animals-mini.zip"), "--epochs", "1")
     archive, one = scratch / "variants.zip", scratch / "one.zip"
-    variants_zip(archive, photos, exif=exif)
-    variants_zip(one, 1, exif=exif)
-    what = f"{photos:,} variants of cifar10-animals.zip{' with a phone EXIF block each' if exif else ''}"
+    sources, side = (PHOTO_SIZED_SOURCES, PHOTO_SIZED_SIDE) if photo_sized else (("cifar10-animals",), 0)
+    variants_zip(archive, photos, sources, side, exif)
+    variants_zip(one, 1, sources, side, exif)
+    made_from = f"{' and '.join(sources)} at a longer side of {side} px" if side else "cifar10-animals.zip"
+    what = f"{photos:,} variants of {made_from}{' with a phone EXIF block each' if exif else ''}"
     if before is None:
         result = one_load(ROOT, scratch, archive, model_home, trained["model_id"], "load-home")
         return {**result, "input": f"{what} (see bench/load_rate.py), model trained 1 epoch"}
@@ -196,11 +211,15 @@ def main() -> None:
     parser.add_argument("--exif", action="store_true", help="each photo carries a phone's EXIF block")
     parser.add_argument("--before", metavar="REV", help="also load with the code of git revision REV, alternating")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="loads by each code, with --before")
+    parser.add_argument(
+        "--photo-sized", action="store_true", help=f"photos of {PHOTO_SIZED_SIDE} px, not thumbnails (bench.large_load)"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="cbir-load-rate-"))
     try:
-        report = {"machine": machine(), **load_rate(scratch, args.photos, args.exif, args.before, args.rounds)}
+        rate = load_rate(scratch, args.photos, args.exif, args.before, args.rounds, args.photo_sized)
+        report = {"machine": machine(), **rate}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print_report(report, args.out)

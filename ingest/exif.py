@@ -25,22 +25,22 @@ NO_DATE = "none"
 # Every payload field this module may write; `taken_from` is always written (a point without it
 # was loaded before these fields existed, and a reload fills them).
 FACT_FIELDS = ("taken_at", "taken_offset", "taken_from", "camera", "camera_make", "camera_model", "lens", "location")
-# (tag holding the time, its sub-second digits, its offset from UTC), most trusted first.
-# DateTime (0x0132) is when the file was last changed by software; it comes last, and says so.
+# (tag holding the time, its directory, its sub-second digits, its offset from UTC), most trusted
+# first. DateTime (0x0132, in IFD0) is when the file was last changed by software; it comes last,
+# and says so. The sub-seconds and offsets are in the Exif directory.
+IFD0, EXIF_IFD, GPS_IFD = 0, 0x8769, 0x8825  # IFD0's number is ours; the others are its pointer tags
 TIME_TAGS = (
-    ("DateTimeOriginal", 0x9003, 0x9291, 0x9011),
-    ("DateTimeDigitized", 0x9004, 0x9292, 0x9012),
-    ("DateTime", 0x0132, 0x9290, 0x9010),
+    ("DateTimeOriginal", 0x9003, EXIF_IFD, 0x9291, 0x9011),
+    ("DateTimeDigitized", 0x9004, EXIF_IFD, 0x9292, 0x9012),
+    ("DateTime", 0x0132, IFD0, 0x9290, 0x9010),
 )
-MAKE, MODEL, EXIF_IFD, GPS_IFD = 0x010F, 0x0110, 0x8769, 0x8825
-LENS_MODEL = 0xA434
+MAKE, MODEL, LENS_MODEL = 0x010F, 0x0110, 0xA434
 GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON, GPS_STATUS = 1, 2, 3, 4, 9
-IFD0_TAGS = frozenset({MAKE, MODEL, 0x0132, EXIF_IFD, GPS_IFD})
-EXIF_TAGS = frozenset({tag for _, *tags in TIME_TAGS for tag in tags} | {LENS_MODEL})
-GPS_TAGS = frozenset({GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON, GPS_STATUS})
 MAX_ENTRIES = 1000  # per directory: a real one has at most a few hundred
 MAX_TEXT = 256
 TIFF_TYPES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}  # type -> bytes per value
+# An entry after its tag number: its type, its count, and its value or where the value is.
+_ENTRY = {order: struct.Struct(order + "HII") for order in "<>"}
 _TIME = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"[+-](0\d|1[0-4]):[0-5]\d")
 
@@ -51,97 +51,99 @@ def photo_facts(exif: bytes | None) -> dict:
         tags = _Tags.read(exif) if exif else _Tags.NONE
     except struct.error:  # a block shorter than its own header says
         tags = _Tags.NONE
-    return {**_taken(tags), **_camera(tags), **_location(tags)}
+    facts = _taken(tags)
+    _add_camera(tags, facts)
+    _add_location(tags, facts)
+    return facts
 
 
 class _Tags:
-    """The tags the product uses, from IFD0 and its Exif and GPS directories. Each is found by
-    its entry and decoded only when asked for: of the nine time tags, a photo's first usable
-    one is enough. GPS tags are keyed 0x10000 + tag (their numbers overlap IFD0's)."""
+    """The tag numbers of IFD0 and of its Exif and GPS directories; a tag's entry is found and
+    decoded only when asked for (of the nine time tags, a photo's first usable one is enough).
+    The load reads every photo's block on the thread that decodes it, where each microsecond of
+    Python holds the others up: a tag is found by one scan of a tuple of numbers (in C) and read
+    from the block's own bytes, with no copies but the text."""
 
     NONE: _Tags
 
-    def __init__(self, tiff: memoryview, order: str) -> None:
-        self.tiff, self.order = tiff, order
-        self.entries: dict[int, int] = {}  # tag -> the offset of its 12-byte entry
+    def __init__(self, block: bytes, base: int, order: str) -> None:
+        self.block, self.base, self.order, self.entry = block, base, order, _ENTRY[order]
+        # IFD0, EXIF_IFD or GPS_IFD -> where its entries start, their tag numbers
+        self.directories: dict[int, tuple[int, tuple[int, ...]]] = {}
 
     @classmethod
     def read(cls, block: bytes) -> _Tags:
-        """NONE when the block is not a TIFF structure."""
-        tiff = memoryview(block)[6:] if block.startswith(b"Exif\x00\x00") else memoryview(block)
-        order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(bytes(tiff[:4]))
+        """NONE when the block is not a TIFF structure; offsets in a TIFF count from its header."""
+        base = 6 if block.startswith(b"Exif\x00\x00") else 0
+        order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(block[base : base + 4])
         if order is None:
             return cls.NONE
-        tags = cls(tiff, order)
-        tags._directory(struct.unpack_from(order + "I", tiff, 4)[0], IFD0_TAGS)
-        exif_at, gps_at = tags.get(EXIF_IFD), tags.get(GPS_IFD)
-        if isinstance(exif_at, int):
-            tags._directory(exif_at, EXIF_TAGS)
-        if isinstance(gps_at, int):
-            tags._directory(gps_at, GPS_TAGS, key=0x10000)
+        tags = cls(block, base, order)
+        tags._directory(IFD0, struct.unpack_from(order + "I", block, base + 4)[0])
+        for pointer in (EXIF_IFD, GPS_IFD):
+            if isinstance(at := tags.get(pointer, IFD0), int):
+                tags._directory(pointer, at)
         return tags
 
-    def _directory(self, offset: int, wanted: frozenset[int], key: int = 0) -> None:
-        """Notes where the wanted tags of the directory at `offset` are; entries past the
-        block's end are not read."""
-        if offset + 2 > len(self.tiff):
+    def _directory(self, name: int, offset: int) -> None:
+        """The tag numbers of the directory at `offset`; entries past the block's end are not read."""
+        at = self.base + offset
+        if at + 2 > len(self.block):
             return
-        (count,) = struct.unpack_from(self.order + "H", self.tiff, offset)
-        entries = min(count, MAX_ENTRIES, (len(self.tiff) - offset - 2) // 12)
-        # One call unpacks every entry's tag number (a phone's Exif directory has about 40).
-        numbers = struct.unpack_from(f"{self.order}{'H10x' * entries}", self.tiff, offset + 2)
-        for i, tag in enumerate(numbers):
-            if tag in wanted:
-                self.entries[key + tag] = offset + 2 + 12 * i
+        (count,) = struct.unpack_from(self.order + "H", self.block, at)
+        entries = min(count, MAX_ENTRIES, (len(self.block) - at - 2) // 12)
+        self.directories[name] = at + 2, struct.unpack_from(f"{self.order}{'H10x' * entries}", self.block, at + 2)
 
-    def get(self, tag: int) -> object:
+    def get(self, tag: int, directory: int = EXIF_IFD) -> object:
         """The tag's value: text, a tuple of rationals, a number; None when absent or malformed."""
-        at = self.entries.get(tag)
-        if at is None:
+        entries, numbers = self.directories.get(directory, (0, ()))
+        if tag not in numbers:
             return None
-        kind, n, value = struct.unpack_from(self.order + "HI4s", self.tiff, at + 2)
+        at = entries + 12 * numbers.index(tag)
+        kind, n, pointer = self.entry.unpack_from(self.block, at + 2)
         if kind not in TIFF_TYPES or n == 0:
             return None
         size = TIFF_TYPES[kind] * n
-        data = value if size <= 4 else self.tiff[struct.unpack(self.order + "I", value)[0] :]
-        if len(data) < min(size, MAX_TEXT):
+        at = at + 8 if size <= 4 else self.base + pointer  # a value of 4 bytes or less is in its entry
+        if at + min(size, MAX_TEXT) > len(self.block):
             return None
         if kind in (2, 7):  # ASCII, or UNDEFINED as some cameras write text
-            text = bytes(data[: min(size, MAX_TEXT)]).split(b"\x00")[0]
+            text = self.block[at : at + min(size, MAX_TEXT)].partition(b"\x00")[0]
             return text.decode("utf-8", "replace").strip()
         if kind in (5, 10) and n <= 4:  # rationals: the GPS degrees, minutes, seconds
-            pairs = struct.unpack_from(self.order + ("II" if kind == 5 else "ii") * n, data)
+            pairs = struct.unpack_from(self.order + ("II" if kind == 5 else "ii") * n, self.block, at)
             return tuple(a / b if b else float("nan") for a, b in zip(pairs[::2], pairs[1::2]))
         if kind in (3, 4) and n == 1:  # a pointer to another directory
-            return struct.unpack_from(self.order + ("H" if kind == 3 else "I"), data)[0]
+            return struct.unpack_from(self.order + ("H" if kind == 3 else "I"), self.block, at)[0]
         return None
 
 
-_Tags.NONE = _Tags(memoryview(b""), "<")
+_Tags.NONE = _Tags(b"", 0, "<")
 
 
 def _taken(tags: _Tags) -> dict:
-    for name, tag, subsec_tag, offset_tag in TIME_TAGS:
-        text = tags.get(tag)
-        found = _TIME.fullmatch(text.strip()) if isinstance(text, str) else None
+    for name, tag, directory, subsec_tag, offset_tag in TIME_TAGS:
+        text = tags.get(tag, directory)
+        found = _TIME.fullmatch(text) if isinstance(text, str) else None  # stripped by get()
         if not found:
             continue
         try:
-            year, month, day, hour, minute, second = (int(part) for part in found.groups())
+            year, month, day, hour, minute, second = map(int, found.groups())
             moment = dt.datetime(year, month, day, hour, minute, second)
         except ValueError:  # 0000:00:00 00:00:00, as cameras with no clock set write
             continue
         if moment.year < 1800:
             continue
         subsec = tags.get(subsec_tag)
-        digits = subsec.strip()[:6] if isinstance(subsec, str) else ""
+        digits = subsec[:6] if isinstance(subsec, str) else ""
         if digits.isdigit():
             moment = moment.replace(microsecond=int(digits.ljust(6, "0")))
         facts = {"taken_at": moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")}
         offset = tags.get(offset_tag)
-        if isinstance(offset, str) and _OFFSET.fullmatch(offset.strip()):
-            facts["taken_offset"] = offset.strip()
-        return {**facts, "taken_from": name}
+        if isinstance(offset, str) and _OFFSET.fullmatch(offset):
+            facts["taken_offset"] = offset
+        facts["taken_from"] = name
+        return facts
     return {"taken_from": NO_DATE}
 
 
@@ -155,34 +157,33 @@ def camera_name(make: str, model: str) -> str:
     return f"{make} {model}"
 
 
-def _camera(tags: _Tags) -> dict:
-    make, model = (value if isinstance(value := tags.get(t), str) else "" for t in (MAKE, MODEL))
-    facts = {}
+def _add_camera(tags: _Tags, facts: dict) -> None:
+    make, model = tags.get(MAKE, IFD0), tags.get(MODEL, IFD0)
+    make, model = make if isinstance(make, str) else "", model if isinstance(model, str) else ""
     if name := camera_name(make, model):
-        facts = {
-            "camera": name,
-            **({"camera_make": make} if make else {}),
-            **({"camera_model": model} if model else {}),
-        }
+        facts["camera"] = name
+        if make:
+            facts["camera_make"] = make
+        if model:
+            facts["camera_model"] = model
     lens = tags.get(LENS_MODEL)
     if isinstance(lens, str) and lens:
         facts["lens"] = lens
-    return facts
 
 
-def _location(tags: _Tags) -> dict:
-    """{"location": {"lat", "lon"}} in decimal degrees, as Qdrant's geo index reads them."""
-    if tags.get(0x10000 + GPS_STATUS) == "V":  # the receiver had no fix ("void")
-        return {}
-    lat = _degrees(tags.get(0x10000 + GPS_LAT), tags.get(0x10000 + GPS_LAT_REF), "S")
-    lon = _degrees(tags.get(0x10000 + GPS_LON), tags.get(0x10000 + GPS_LON_REF), "W")
+def _add_location(tags: _Tags, facts: dict) -> None:
+    """Adds `location`, {"lat", "lon"} in decimal degrees, as Qdrant's geo index reads them."""
+    if tags.get(GPS_STATUS, GPS_IFD) == "V":  # the receiver had no fix ("void")
+        return
+    lat = _degrees(tags.get(GPS_LAT, GPS_IFD), tags.get(GPS_LAT_REF, GPS_IFD), "S")
+    lon = _degrees(tags.get(GPS_LON, GPS_IFD), tags.get(GPS_LON_REF, GPS_IFD), "W")
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180) or lat == lon == 0:
-        return {}  # 0, 0 is what a camera without a fix writes, not a photo taken at sea off Africa
-    return {"location": {"lat": round(lat, 7), "lon": round(lon, 7)}}
+        return  # 0, 0 is what a camera without a fix writes, not a photo taken at sea off Africa
+    facts["location"] = {"lat": round(lat, 7), "lon": round(lon, 7)}
 
 
 def _degrees(value: object, ref: object, negative: str) -> float | None:
     if not isinstance(value, tuple) or not value or any(v != v for v in value):  # NaN: a zero denominator
         return None
-    degrees = sum(part / 60**i for i, part in enumerate(value[:3]))
+    degrees = value[0] + (value[1] / 60 if len(value) > 1 else 0) + (value[2] / 3600 if len(value) > 2 else 0)
     return -degrees if isinstance(ref, str) and ref.upper().startswith(negative) else degrees
