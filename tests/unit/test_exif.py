@@ -53,6 +53,9 @@ def test_a_phones_block_reads_as_pillows_own_exif_parser_reads_it():
             "location": {"lat": round(lat, 7), "lon": round(lon, 7)},
         }
         assert photo_facts(block) == expected, n
+        exif.endian = ">"  # as Canon and Nikon write theirs: big-endian ("MM")
+        assert exif.tobytes()[6:8] == b"MM"
+        assert photo_facts(exif.tobytes()) == expected, n
 
 
 @pytest.mark.parametrize("cut", [0, 7, 12, 40, 90, -30])
