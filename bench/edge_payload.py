@@ -29,8 +29,9 @@ FIELDS = 11  # as many as the product's payload
 
 
 def product_payload(exif: bytes | None = None) -> dict:
-    record = ImageRecord("cats/lion/00042.jpg", "bigcats.zip", "lion", 640, 480, "JPEG", 48_213, "ab" * 32, None)
-    record.facts = photo_facts(exif)
+    record = ImageRecord(
+        "cats/lion/00042.jpg", "bigcats.zip", "lion", 640, 480, "JPEG", 48_213, "ab" * 32, None, facts=photo_facts(exif)
+    )
     return record.payload("0123456789abcdef", 0.0123, now())
 
 

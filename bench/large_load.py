@@ -65,7 +65,8 @@ def main() -> None:
         json.dumps(
             {
                 "photos": args.photos,
-                "input": f"{args.photos:,} variants of {' and '.join(PHOTO_SIZED_SOURCES)} (longer side 320 px)",
+                "input": f"{args.photos:,} variants of {' and '.join(PHOTO_SIZED_SOURCES)}"
+                f" (longer side {PHOTO_SIZED_SIDE} px)",
                 "points": info["points"],
                 "load_minutes": round(wall / 60, 2),
                 "train_seconds": round(report["train_seconds"]),

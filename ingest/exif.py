@@ -185,5 +185,5 @@ def _add_location(tags: _Tags, facts: dict) -> None:
 def _degrees(value: object, ref: object, negative: str) -> float | None:
     if not isinstance(value, tuple) or not value or any(v != v for v in value):  # NaN: a zero denominator
         return None
-    degrees = value[0] + (value[1] / 60 if len(value) > 1 else 0) + (value[2] / 3600 if len(value) > 2 else 0)
+    degrees = sum(part / 60**i for i, part in enumerate(value[:3]))
     return -degrees if isinstance(ref, str) and ref.upper().startswith(negative) else degrees
