@@ -4,7 +4,8 @@
 The EXIF block is read here, not through Pillow's `getexif().get_ifd()`: that parses every tag
 of the block (a phone writes about 60, and a maker note) into Python objects, about 360 us a
 photo, three times what decoding a thumbnail costs; this reads the dozen tags the product uses
-straight from the bytes (docs/benchmarks.md, "Reading EXIF"). The bytes are untrusted: every
+straight from the bytes (docs/benchmarks.md, "Reading EXIF"); the photo's orientation is read
+from the same directories, so Pillow never parses the block at all. The bytes are untrusted: every
 offset is checked against the block's length, and a block that makes no sense gives no facts,
 never an error.
 
@@ -34,7 +35,7 @@ TIME_TAGS = (
     ("DateTimeDigitized", 0x9004, EXIF_IFD, 0x9292, 0x9012),
     ("DateTime", 0x0132, IFD0, 0x9290, 0x9010),
 )
-MAKE, MODEL, LENS_MODEL = 0x010F, 0x0110, 0xA434
+ORIENTATION, MAKE, MODEL, LENS_MODEL = 0x0112, 0x010F, 0x0110, 0xA434
 GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON, GPS_STATUS = 1, 2, 3, 4, 9
 MAX_ENTRIES = 1000  # per directory: a real one has at most a few hundred
 MAX_TEXT = 256
@@ -45,26 +46,41 @@ _TIME = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"[+-](0\d|1[0-4]):[0-5]\d")
 
 
-def photo_facts(exif: bytes | None) -> dict:
-    """The payload fields read from an EXIF block (None: the file has none)."""
+def read_exif(block: object) -> ExifTags:
+    """The block's directories, ready to be asked for tags; NONE when there is no block (Pillow's
+    `info["exif"]` of a file without one) or it makes no sense."""
+    if not isinstance(block, bytes) or not block:
+        return ExifTags.NONE
     try:
-        tags = _Tags.read(exif) if exif else _Tags.NONE
+        return ExifTags.read(block)
     except struct.error:  # a block shorter than its own header says
-        tags = _Tags.NONE
+        return ExifTags.NONE
+
+
+def photo_facts(exif: bytes | ExifTags | None) -> dict:
+    """The payload fields read from an EXIF block, or from one already read (`ingest.images.decode`
+    reads it for the photo's orientation); None: the file has none."""
+    tags = exif if isinstance(exif, ExifTags) else read_exif(exif)
     facts = _taken(tags)
     _add_camera(tags, facts)
     _add_location(tags, facts)
     return facts
 
 
-class _Tags:
+class ExifTags:
     """The tag numbers of IFD0 and of its Exif and GPS directories; a tag's entry is found and
     decoded only when asked for (of the nine time tags, a photo's first usable one is enough).
     The load reads every photo's block on the thread that decodes it, where each microsecond of
     Python holds the others up: a tag is found by one scan of a tuple of numbers (in C) and read
     from the block's own bytes, with no copies but the text."""
 
-    NONE: _Tags
+    NONE: ExifTags
+
+    @property
+    def orientation(self) -> int | None:
+        """How the picture is to be turned (1-8, as TIFF numbers them); None when not said."""
+        value = self.get(ORIENTATION, IFD0)
+        return value if isinstance(value, int) else None
 
     def __init__(self, block: bytes, base: int, order: str) -> None:
         self.block, self.base, self.order, self.entry = block, base, order, _ENTRY[order]
@@ -72,7 +88,7 @@ class _Tags:
         self.directories: dict[int, tuple[int, tuple[int, ...]]] = {}
 
     @classmethod
-    def read(cls, block: bytes) -> _Tags:
+    def read(cls, block: bytes) -> ExifTags:
         """NONE when the block is not a TIFF structure; offsets in a TIFF count from its header."""
         base = 6 if block.startswith(b"Exif\x00\x00") else 0
         order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(block[base : base + 4])
@@ -118,10 +134,10 @@ class _Tags:
         return None
 
 
-_Tags.NONE = _Tags(b"", 0, "<")
+ExifTags.NONE = ExifTags(b"", 0, "<")
 
 
-def _taken(tags: _Tags) -> dict:
+def _taken(tags: ExifTags) -> dict:
     for name, tag, directory, subsec_tag, offset_tag in TIME_TAGS:
         text = tags.get(tag, directory)
         found = _TIME.fullmatch(text) if isinstance(text, str) else None  # stripped by get()
@@ -157,7 +173,7 @@ def camera_name(make: str, model: str) -> str:
     return f"{make} {model}"
 
 
-def _add_camera(tags: _Tags, facts: dict) -> None:
+def _add_camera(tags: ExifTags, facts: dict) -> None:
     make, model = tags.get(MAKE, IFD0), tags.get(MODEL, IFD0)
     make, model = make if isinstance(make, str) else "", model if isinstance(model, str) else ""
     if name := camera_name(make, model):
@@ -171,7 +187,7 @@ def _add_camera(tags: _Tags, facts: dict) -> None:
         facts["lens"] = lens
 
 
-def _add_location(tags: _Tags, facts: dict) -> None:
+def _add_location(tags: ExifTags, facts: dict) -> None:
     """Adds `location`, {"lat", "lon"} in decimal degrees, as Qdrant's geo index reads them."""
     if tags.get(GPS_STATUS, GPS_IFD) == "V":  # the receiver had no fix ("void")
         return

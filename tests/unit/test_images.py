@@ -7,9 +7,9 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
-from ingest.images import ImageRejected, decode
+from ingest.images import ImageRejected, decode, picture_size
 from ingest.store.media import decode_picture
 
 from images_for_tests import bad_entries, good_images, photo
@@ -40,6 +40,35 @@ def test_the_format_comes_from_the_content_and_rotation_from_exif():
     heic, avif = decode(images["modes/phone.heic"]), decode(images["modes/photo.avif"])
     assert heic.format == "HEIF" and (heic.width, heic.height) == (20, 40) and heic.image.size == (20, 40)
     assert avif.format == "AVIF" and avif.image.size == (40, 30)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("order", ["<", ">"])  # phones write little-endian blocks, Canon and Nikon big
+def test_each_exif_orientation_turns_the_picture_as_pillow_does(orientation, order):
+    """decode reads the orientation from the EXIF block itself (not Pillow's getexif, which parses
+    IFD0 again): the pixels and the size shown must be exactly what Pillow's exif_transpose gives."""
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = orientation, "Canon"
+    exif.endian = order
+    pixels = np.random.default_rng(orientation).integers(0, 256, (20, 36, 3), dtype=np.uint8)
+    files = {}
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, fmt, exif=exif.tobytes(), lossless=True)
+        files[fmt] = buffer.getvalue()
+    for fmt, data in files.items():
+        expected = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        decoded = decode(data)
+        assert decoded.exif.orientation == orientation, fmt
+        assert (decoded.width, decoded.height) == expected.size == picture_size(data), fmt
+        assert np.array_equal(np.asarray(decoded.image), np.asarray(expected)), fmt
+
+
+def test_an_orientation_said_only_in_xmp_is_followed_as_pillow_follows_it():
+    buffer = io.BytesIO()
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+    Image.new("RGB", (36, 20), (200, 30, 30)).save(buffer, "JPEG", xmp=xmp)
+    assert decode(buffer.getvalue()).image.size == (20, 36)
 
 
 def test_a_phones_jpeg_with_a_depth_map_after_it_is_decoded_small_like_any_jpeg():
