@@ -14,12 +14,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import pillow_heif
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from ingest import jpeg_scans
 from ingest.exif import ExifTags, read_exif
 
 pillow_heif.register_heif_opener()
+
+
+def _no_dpi(self: JpegImagePlugin.JpegImageFile) -> None:
+    """Pillow parses a JPEG's EXIF block as it opens the file, for its DPI when no JFIF header
+    gives one (a phone's photos): every tag of its first directory into Python objects, 60 us a
+    photo on the threads that share the GIL, more than decoding a thumbnail. Nothing here reads a
+    DPI, and the tags the product reads come from the block's bytes (`ingest.exif`)."""
+
+
+if hasattr(JpegImagePlugin.JpegImageFile, "_read_dpi_from_exif"):  # tests/unit/test_images.py checks it
+    JpegImagePlugin.JpegImageFile._read_dpi_from_exif = _no_dpi  # type: ignore[method-assign]
 
 # What photos come as, cameras, phones and scanners (TIFF) included. Pillow reads more, but each
 # format read is code run on untrusted bytes: EPS, for one, would start Ghostscript.
@@ -184,8 +195,7 @@ def _reduction(size: tuple[int, int], shorter_side: int, longer_side: int) -> in
 
 def _orientation(image: Image.Image, exif: ExifTags) -> int:
     """The EXIF orientation, from the block when it says (Pillow's own getexif() would parse every
-    tag of IFD0 again, 26 us a photo); otherwise as Pillow finds it (a TIFF's own tags, a PNG's
-    text chunk, XMP)."""
+    tag of IFD0 again); otherwise as Pillow finds it (a TIFF's own tags, a PNG's text chunk, XMP)."""
     return exif.orientation or image.getexif().get(ORIENTATION_TAG, 1)
 
 

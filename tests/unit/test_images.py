@@ -64,6 +64,22 @@ def test_each_exif_orientation_turns_the_picture_as_pillow_does(orientation, ord
         assert np.array_equal(np.asarray(decoded.image), np.asarray(expected)), fmt
 
 
+def test_a_phones_jpeg_is_decoded_without_pillow_parsing_its_exif(monkeypatch):
+    """Pillow would parse a JPEG's EXIF block as it opens it, for a DPI nothing here uses (60 us a
+    photo); decode reads the block itself, once. Fails when a Pillow release renames the method
+    ingest.images turns off."""
+    exif = Image.Exif()
+    exif[0x0112], exif[0x011A], exif[0x0128] = 6, 300.0, 2
+    buffer = io.BytesIO()
+    Image.new("RGB", (36, 20), (10, 120, 200)).save(buffer, "JPEG", exif=exif.tobytes())
+    parsed = []
+    real_load = Image.Exif.load
+    monkeypatch.setattr(Image.Exif, "load", lambda self, data: parsed.append(data) or real_load(self, data))
+    decoded = decode(buffer.getvalue())
+    assert decoded.image.size == (20, 36) and decoded.exif.orientation == 6
+    assert parsed == []
+
+
 def test_an_orientation_said_only_in_xmp_is_followed_as_pillow_follows_it():
     buffer = io.BytesIO()
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
