@@ -10,8 +10,9 @@ architecture, trained for one epoch on the bundled sample (the rate does not dep
 was trained).
 
 With `before` (a git revision), the same zip is also loaded by that revision's code (extracted
-with `git archive`), the two alternating, `rounds` times each, each into a fresh data directory
-holding the same model: the difference is the code's, not the host's mood. Each load's CPU time
+with `git archive`), the two alternating, `rounds` times each (each first every other round),
+each into a fresh data directory holding the same model: the difference is the code's, not the
+host's mood. Each load's CPU time
 (user and system, every thread) is reported beside its rate: on a host shared with other work,
 the rate says how busy the host was, the CPU time what the load itself cost. Each round also
 loads a zip of one photo, whose CPU time (the process starting, importing torch, opening the
@@ -181,7 +182,10 @@ def load_rate(
     old = code_of(before, scratch)
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     for n in range(rounds):
-        for label, code in (("before", old), ("after", ROOT)):
+        # Each goes first every other round: a load runs slower after another's (the disk still
+        # writes its copies, the host drifts), which would otherwise count against the second.
+        order = [("before", old), ("after", ROOT)]
+        for label, code in order if n % 2 == 0 else order[::-1]:
             row = one_load(code, scratch, archive, model_home, trained["model_id"], f"{label}-{n}")
             startup = one_load(code, scratch, one, model_home, trained["model_id"], f"{label}-{n}-one")
             row["startup_cpu_s"] = startup["cpu_s"]
@@ -202,6 +206,10 @@ def load_rate(
         "marginal_cpu_after_over_before": round(marginal["after"] / marginal["before"], 4),
         "median_photos_per_s_before_indexing": {label: round(r) for label, r in rate.items()},
         "rate_after_over_before": round(rate["after"] / rate["before"], 4),
+        "rate_after_over_before_each_round": [
+            round(a["photos_per_s_before_indexing"] / b["photos_per_s_before_indexing"], 4)
+            for b, a in zip(runs["before"], runs["after"])
+        ],
     }
 
 
