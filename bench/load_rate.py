@@ -11,10 +11,10 @@ was trained).
 
 With `before` (a git revision), the same zip is also loaded by that revision's code (extracted
 with `git archive`), the two alternating, `rounds` times each (each first every other round),
-each into a fresh data directory holding the same model: the difference is the code's, not the
-host's mood. Each load's CPU time
-(user and system, every thread) is reported beside its rate: on a host shared with other work,
-the rate says how busy the host was, the CPU time what the load itself cost. Each round also
+each into a fresh data directory holding the same model, after a load that is not counted: the
+difference is the code's, not the host's mood. Each load's CPU time (user and system, every
+thread) is reported beside its rate: on a host shared with other work, the rate says how busy
+the host was, the CPU time what the load itself cost. Each round also
 loads a zip of one photo, whose CPU time (the process starting, importing torch, opening the
 store and the model) is taken off: `marginal_cpu_ms_per_photo` is what each further photo costs.
 
@@ -181,6 +181,9 @@ def load_rate(
         return {**result, "input": f"{what} (see bench/load_rate.py), model trained 1 epoch"}
     old = code_of(before, scratch)
     runs: dict[str, list[dict]] = {"before": [], "after": []}
+    # Not counted: the first load of a series, with no other's copies still being written, ran
+    # 10-20% faster than any after it.
+    one_load(old, scratch, archive, model_home, trained["model_id"], "warm-up")
     for n in range(rounds):
         # Each goes first every other round: a load runs slower after another's (the disk still
         # writes its copies, the host drifts), which would otherwise count against the second.
