@@ -4,10 +4,10 @@
 The EXIF block is read here, not through Pillow's `getexif().get_ifd()`: that parses every tag
 of the block (a phone writes about 60, and a maker note) into Python objects, about 360 us a
 photo, three times what decoding a thumbnail costs; this reads the dozen tags the product uses
-straight from the bytes (docs/benchmarks.md, "Reading EXIF"); the photo's orientation is read
-from the same directories, so Pillow never parses the block at all. The bytes are untrusted: every
-offset is checked against the block's length, and a block that makes no sense gives no facts,
-never an error.
+straight from the bytes (docs/benchmarks.md, "Reading EXIF"). The photo's orientation is read
+from the same directories, so Pillow never parses the block at all (`ingest.images`). The bytes
+are untrusted: every offset is checked against the block's length, and a block that makes no
+sense gives no facts, never an error.
 
 `taken_at` is the time the camera's clock showed (EXIF's own convention: DateTimeOriginal has no
 zone), written without an offset so that every photo is compared on the same clock, whether or

@@ -69,7 +69,7 @@ class ImageRecord:
     data: builtins.bytes | None = field(default=None, repr=False)  # also None when re-read from the media store
     facts: dict = field(default_factory=dict)  # from its EXIF: taken_at, camera, location, ... (`ingest.exif`)
 
-    @functools.cached_property  # asked for by every stage of the load, and a UUID costs 6 us
+    @functools.cached_property  # asked for by every stage of the load, and a UUID costs 3.5 us
     def id(self) -> str:
         return point_id(self.sha256)
 
