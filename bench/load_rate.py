@@ -14,9 +14,9 @@ with `git archive`), the two alternating, `rounds` times each (each first every 
 each into a fresh data directory holding the same model, after a load that is not counted: the
 difference is the code's, not the host's mood. Each load's CPU time (user and system, every
 thread) is reported beside its rate: on a host shared with other work, the rate says how busy
-the host was, the CPU time what the load itself cost. Each round also
-loads a zip of one photo, whose CPU time (the process starting, importing torch, opening the
-store and the model) is taken off: `marginal_cpu_ms_per_photo` is what each further photo costs.
+the host was, the CPU time what the load itself cost. Each round also loads a zip of one photo,
+whose CPU time (the process starting, importing torch, opening the store and the model) is taken
+off: `marginal_cpu_ms_per_photo` is what each further photo costs.
 
     python -m bench.load_rate --photos 20000 --exif --before REV --rounds 3 --out FILE.json
 

@@ -76,12 +76,6 @@ class ExifTags:
 
     NONE: ExifTags
 
-    @property
-    def orientation(self) -> int | None:
-        """How the picture is to be turned (1-8, as TIFF numbers them); None when not said."""
-        value = self.get(ORIENTATION, IFD0)
-        return value if isinstance(value, int) else None
-
     def __init__(self, block: bytes, base: int, order: str) -> None:
         self.block, self.base, self.order, self.entry = block, base, order, _ENTRY[order]
         # IFD0, EXIF_IFD or GPS_IFD -> where its entries start, their tag numbers
@@ -100,6 +94,12 @@ class ExifTags:
             if isinstance(at := tags.get(pointer, IFD0), int):
                 tags._directory(pointer, at)
         return tags
+
+    @property
+    def orientation(self) -> int | None:
+        """How the picture is to be turned (1-8, as TIFF numbers them); None when not said."""
+        value = self.get(ORIENTATION, IFD0)
+        return value if isinstance(value, int) else None
 
     def _directory(self, name: int, offset: int) -> None:
         """The tag numbers of the directory at `offset`; entries past the block's end are not read."""

@@ -17,7 +17,7 @@ import pillow_heif
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from ingest import jpeg_scans
-from ingest.exif import ExifTags, read_exif
+from ingest.exif import ORIENTATION, ExifTags, read_exif
 
 pillow_heif.register_heif_opener()
 
@@ -60,7 +60,6 @@ MIN_SIDE = 8
 # each scan is a pass over it (`jpeg_scans`): such a JPEG may claim no more than any other format,
 # and no more scans than this (an encoder writes about 10).
 MAX_SCANS = 100
-ORIENTATION_TAG = 0x0112
 # What each EXIF orientation asks for to show the picture upright (1, and any other value: nothing).
 TURNS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -196,7 +195,7 @@ def _reduction(size: tuple[int, int], shorter_side: int, longer_side: int) -> in
 def _orientation(image: Image.Image, exif: ExifTags) -> int:
     """The EXIF orientation, from the block when it says (Pillow's own getexif() would parse every
     tag of IFD0 again); otherwise as Pillow finds it (a TIFF's own tags, a PNG's text chunk, XMP)."""
-    return exif.orientation or image.getexif().get(ORIENTATION_TAG, 1)
+    return exif.orientation or image.getexif().get(ORIENTATION, 1)
 
 
 def picture_size(data: bytes) -> tuple[int, int] | None:
